@@ -1,0 +1,43 @@
+"""The registry record of an optimizer: its factory plus what `optlab list` shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from optlab.types import Optimizer
+
+# Checked for every optimizer that has the hyperparameter (inclusive bounds, None = open).
+COMMON_BOUNDS: Mapping[str, tuple[float | None, float | None]] = {
+    "learning_rate": (0.0, None),
+    "eps": (0.0, None),
+    "b1": (0.0, 1.0),
+    "b2": (0.0, 1.0),
+    "momentum": (0.0, 1.0),
+    "mu": (0.0, 1.0),
+    "weight_decay": (0.0, None),
+    "l2": (0.0, None),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    id: str
+    make: Callable[..., Optimizer]  # static (structural) options as keyword arguments
+    summary: str  # one line
+    paper: str  # short citation with algorithm / equation number
+    eps: str  # where eps goes (optimizers.md section 1.2 catalogue)
+    decay: str  # weight-decay modes offered
+    bibtex: str = ""
+    bounds: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # hyperparameters that get a specialised program when every grid value is an integer
+    integer_hypers: tuple[str, ...] = ()
+    # allowed values of each static option, first = default (free-form options: omit)
+    static_choices: Mapping[str, tuple] = field(default_factory=dict)
+    # opt-in diagnostics (--diagnostics): (grads, new_state, hyper, static) -> dict of
+    # elementwise pytrees; keys "step_size" (the effective elementwise step lr*d_t/m_hat_t)
+    # and "denominator" (what the method divides by, e.g. sqrt(v_hat)+eps), when defined.
+    diagnostics: Callable[..., dict] | None = None
+
+    def all_bounds(self) -> dict[str, tuple[float | None, float | None]]:
+        return {**COMMON_BOUNDS, **self.bounds}

@@ -1,0 +1,107 @@
+"""Adam (Kingma & Ba, ICLR 2015, Algorithm 1).
+
+Update, t = 1, 2, ...::
+
+    m_t = b1 m_{t-1} + (1 - b1) g_t,   v_t = b2 v_{t-1} + (1 - b2) g_t^2
+    x_t = x_{t-1} - lr * m_hat_t / (sqrt(v_hat_t) + eps)            (eps_mode "E1")
+
+with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+
+Symbols -> hyperparameters: alpha -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
+epsilon -> ``eps``. Static ``eps_mode`` selects where eps goes (optimizers.md section 1.2):
+E1 m_hat/(sqrt(v_hat)+eps) (paper Alg. 1, torch, optax); E2 m_hat/sqrt(v_hat+eps);
+E3 m_hat/sqrt(v_hat+eps/bc2) (the Aida paper's "Adam"); E4 m_hat/(sqrt(v_hat)+eps/sqrt(bc2))
+(Kingma & Ba's "efficient" form, TF1); E5 eps added to the v-EMA every step.
+Defaults: lr = 1e-3, (b1, b2) = (0.9, 0.999), eps = 1e-8. No departures in E1.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from optlab._jax import jnp
+from optlab.optimizers._common import (
+    bias_corrections,
+    init_count,
+    safe_div,
+    step_from,
+    tree_map,
+    zeros_like_tree,
+)
+from optlab.optimizers._entry import OptimizerEntry
+from optlab.types import Optimizer
+
+REFERENCE = "Kingma & Ba (2015), Adam, Algorithm 1"
+EPS_MODES = ("E1", "E2", "E3", "E4", "E5")
+
+
+class Hyper(NamedTuple):
+    learning_rate: float = 1e-3
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+
+class State(NamedTuple):
+    count: object
+    m: object
+    v: object
+
+
+def adam_moments(state, grads, h, eps_mode):
+    """The shared m, v update and the direction d of Adam and AdamW."""
+    count = state.count + 1
+    m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, grads)
+    add = h.eps if eps_mode == "E5" else 0.0
+    v = tree_map(lambda v, g: h.b2 * v + (1 - h.b2) * g * g + add, state.v, grads)
+    bc1, bc2 = bias_corrections(count, h.b1, h.b2)
+
+    def direction(m, v):
+        m_hat, v_hat = m / bc1, v / bc2
+        if eps_mode == "E1":
+            return safe_div(m_hat, jnp.sqrt(v_hat) + h.eps)
+        if eps_mode == "E2":
+            return safe_div(m_hat, jnp.sqrt(v_hat + h.eps))
+        if eps_mode == "E3":
+            return safe_div(m_hat, jnp.sqrt(v_hat + h.eps / bc2))
+        if eps_mode == "E4":
+            return safe_div(m_hat, jnp.sqrt(v_hat) + h.eps / jnp.sqrt(bc2))
+        return safe_div(m_hat, jnp.sqrt(v_hat))  # E5: eps is already in v
+
+    return State(count, m, v), tree_map(direction, m, v)
+
+
+def check_eps_mode(eps_mode: str) -> None:
+    if eps_mode not in EPS_MODES:
+        raise ValueError(f"eps_mode must be one of {EPS_MODES}, got {eps_mode!r}")
+
+
+def make(eps_mode: str = "E1") -> Optimizer:
+    check_eps_mode(eps_mode)
+
+    def init(params, hyper):
+        del hyper
+        return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
+
+    def step(params, grads, state, h):
+        state, d = adam_moments(state, grads, h, eps_mode)
+        return step_from(params, d, h.learning_rate), state
+
+    return Optimizer("adam", init, step, Hyper(), {"eps_mode": eps_mode}, REFERENCE)
+
+
+ENTRY = OptimizerEntry(
+    id="adam",
+    make=make,
+    summary="Adam: bias-corrected EMAs of g and g^2",
+    paper=REFERENCE,
+    eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
+    decay="none",
+    static_choices={"eps_mode": EPS_MODES},
+    bibtex="""@inproceedings{kingma2015adam,
+  title     = {Adam: A Method for Stochastic Optimization},
+  author    = {Kingma, Diederik P. and Ba, Jimmy},
+  booktitle = {International Conference on Learning Representations},
+  year      = {2015}
+}""",
+)

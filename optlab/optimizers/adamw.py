@@ -1,0 +1,63 @@
+"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, ICLR 2019, Alg. 2).
+
+Update: Adam's m, v (see ``adam``), then
+x_t = (1 - lr * weight_decay) x_{t-1} - lr * m_hat_t / (sqrt(v_hat_t) + eps).
+
+Symbols -> hyperparameters: alpha -> ``learning_rate``, lambda -> ``weight_decay``
+(scaled by the learning rate, as in ``torch.optim.AdamW`` and ``optax.adamw``; the schedule
+multiplier eta_t of the paper is folded into the learning rate). Static ``eps_mode`` as Adam.
+Defaults: lr = 1e-3, (0.9, 0.999), eps = 1e-8, weight_decay = 1e-2 (torch's default;
+optax uses 1e-4). The Aida paper's "AdamW" is the un-scaled form: ``aida_pq`` with
+(p, q) = (2, 1) and ``mu``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from optlab.optimizers._common import init_count, step_from, zeros_like_tree
+from optlab.optimizers._entry import OptimizerEntry
+from optlab.optimizers.adam import EPS_MODES, State, adam_moments, check_eps_mode
+from optlab.types import Optimizer
+
+REFERENCE = "Loshchilov & Hutter (2019), Decoupled Weight Decay Regularization, Alg. 2"
+
+
+class Hyper(NamedTuple):
+    learning_rate: float = 1e-3
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 1e-2
+
+
+def make(eps_mode: str = "E1") -> Optimizer:
+    check_eps_mode(eps_mode)
+
+    def init(params, hyper):
+        del hyper
+        return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
+
+    def step(params, grads, state, h):
+        state, d = adam_moments(state, grads, h, eps_mode)
+        new = step_from(params, d, h.learning_rate, weight_decay=h.weight_decay)
+        return new, state
+
+    return Optimizer("adamw", init, step, Hyper(), {"eps_mode": eps_mode}, REFERENCE)
+
+
+ENTRY = OptimizerEntry(
+    id="adamw",
+    make=make,
+    summary="AdamW: Adam with decoupled decay (1 - lr*weight_decay) x",
+    paper=REFERENCE,
+    eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
+    decay="weight_decay: decoupled, scaled by lr",
+    static_choices={"eps_mode": EPS_MODES},
+    bibtex="""@inproceedings{loshchilov2019decoupled,
+  title     = {Decoupled Weight Decay Regularization},
+  author    = {Loshchilov, Ilya and Hutter, Frank},
+  booktitle = {International Conference on Learning Representations},
+  year      = {2019}
+}""",
+)

@@ -1,0 +1,52 @@
+"""Plain gradient descent.
+
+Update: x_t = x_{t-1} - lr * g_t (g_t = grad f(x_{t-1})).
+Symbols -> hyperparameters: eta -> ``learning_rate``.
+Reference: Robbins & Monro (1951); optimizers.md section 3.1. No departures.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from optlab.optimizers._common import init_count, step_from
+from optlab.optimizers._entry import OptimizerEntry
+from optlab.types import Optimizer
+
+REFERENCE = "Robbins & Monro (1951); optimizers.md 3.1"
+
+
+class Hyper(NamedTuple):
+    learning_rate: float = 1e-3
+
+
+class State(NamedTuple):
+    count: object
+
+
+def make() -> Optimizer:
+    def init(params, hyper):
+        del params, hyper
+        return State(init_count())
+
+    def step(params, grads, state, h):
+        return step_from(params, grads, h.learning_rate), State(state.count + 1)
+
+    return Optimizer("sgd", init, step, Hyper(), {}, REFERENCE)
+
+
+ENTRY = OptimizerEntry(
+    id="sgd",
+    make=make,
+    summary="gradient descent x <- x - lr g",
+    paper=REFERENCE,
+    eps="-",
+    decay="none",
+    bibtex="""@article{robbins1951stochastic,
+  title   = {A Stochastic Approximation Method},
+  author  = {Robbins, Herbert and Monro, Sutton},
+  journal = {The Annals of Mathematical Statistics},
+  volume  = {22}, number = {3}, pages = {400--407},
+  year    = {1951}
+}""",
+)

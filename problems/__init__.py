@@ -1,0 +1,29 @@
+"""Problem records and their registry (problems.md).
+
+``PROBLEMS`` maps an id to a :class:`ProblemEntry`; ``ALIASES`` maps alternative names
+(Andrei's: ``tridia`` -> ``fun5``) to ids; ``get_problem(name, **options)`` builds a record.
+"""
+
+from __future__ import annotations
+
+import optlab._jax  # noqa: F401  (float64 on before any array exists)
+from problems import andrei, quadratic
+from problems.spec import Problem, ProblemEntry
+
+PROBLEMS: dict[str, ProblemEntry] = {e.id: e for m in (andrei, quadratic) for e in m.ENTRIES}
+ALIASES: dict[str, str] = {a: e.id for e in PROBLEMS.values() for a in e.aliases}
+
+
+def resolve(name: str) -> str | None:
+    """The problem id for a name or alias, or None."""
+    return name if name in PROBLEMS else ALIASES.get(name)
+
+
+def get_problem(name: str, **options) -> Problem:
+    pid = resolve(name)
+    if pid is None:
+        raise KeyError(name)
+    return PROBLEMS[pid].make(**options)
+
+
+__all__ = ["ALIASES", "PROBLEMS", "Problem", "ProblemEntry", "get_problem", "resolve"]
