@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 
 from optlab.types import Optimizer
 
-# Checked for every optimizer that has the hyperparameter (inclusive bounds, None = open).
-COMMON_BOUNDS: Mapping[str, tuple[float | None, float | None]] = {
-    "learning_rate": (0.0, None),
-    "eps": (0.0, None),
-    "b1": (0.0, 1.0),
-    "b2": (0.0, 1.0),
-    "momentum": (0.0, 1.0),
-    "mu": (0.0, 1.0),
-    "weight_decay": (0.0, None),
-    "l2": (0.0, None),
+# Checked for every optimizer that has the hyperparameter: (low, high, brackets) with
+# None for no bound and brackets "[]", "[)", ... saying which ends are included.
+Bound = tuple[float | None, float | None, str]
+COMMON_BOUNDS: Mapping[str, Bound] = {
+    "learning_rate": (0.0, None, "[]"),
+    "eps": (0.0, None, "[]"),
+    "b1": (0.0, 1.0, "[)"),
+    "b2": (0.0, 1.0, "[)"),
+    "momentum": (0.0, 1.0, "[)"),
+    "mu": (0.0, 1.0, "[)"),
+    "weight_decay": (0.0, None, "[]"),
+    "l2": (0.0, None, "[]"),
 }
 
 
@@ -29,7 +31,7 @@ class OptimizerEntry:
     eps: str  # where eps goes (optimizers.md section 1.2 catalogue)
     decay: str  # weight-decay modes offered
     bibtex: str = ""
-    bounds: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    bounds: Mapping[str, Bound] = field(default_factory=dict)  # adds to / overrides COMMON
     # hyperparameters that get a specialised program when every grid value is an integer
     integer_hypers: tuple[str, ...] = ()
     # allowed values of each static option, first = default (free-form options: omit)
@@ -39,5 +41,5 @@ class OptimizerEntry:
     # and "denominator" (what the method divides by, e.g. sqrt(v_hat)+eps), when defined.
     diagnostics: Callable[..., dict] | None = None
 
-    def all_bounds(self) -> dict[str, tuple[float | None, float | None]]:
+    def all_bounds(self) -> dict[str, Bound]:
         return {**COMMON_BOUNDS, **self.bounds}

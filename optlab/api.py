@@ -1,0 +1,332 @@
+"""Config -> result. The only module the CLI calls for work.
+
+``run(config)`` resolves names, validates every value (raising UsageError before anything
+is computed or written), runs each optimizer's grid as compiled sweeps, writes the tables,
+figure and manifest, and returns them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from optlab import labels, registry
+from optlab._jax import jax, jnp
+from optlab.config import RunConfig
+from optlab.errors import UsageError
+from optlab.grid import Grid, build_grid
+from optlab.io import frames, outputs
+from optlab.runner import make_sweep
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One optimizer's resolved grid."""
+
+    entry: object
+    opt: object
+    grid: Grid
+    static_changed: dict
+    labels: tuple[str, ...]
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    trace: object  # DataFrame
+    runs: object  # DataFrame
+    summary: object  # DataFrame
+    manifest: dict
+    out_dir: Path
+    paths: list[Path] = field(default_factory=list)
+
+
+# ---- resolving names and values ---------------------------------------------------------
+def _option_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def resolve_problem(spec: str, extra: tuple[tuple[str, str], ...] = ()):
+    name, settings = labels.parse_spec(spec)
+    options = {}
+    for key, values in list(settings.items()) + [(k, [v]) for k, v in extra]:
+        converted = [_option_value(v) for v in values]
+        options[key] = converted[0] if len(converted) == 1 else tuple(converted)
+    return registry.get_problem(name, options)
+
+
+def plan_optimizer(spec: str, shared: dict[str, list[float]]) -> Planned:
+    name, settings = labels.parse_spec(spec)
+    entry = registry.optimizer_entry(name)
+    static, numeric = registry.split_settings(entry, settings)
+    opt = registry.make_optimizer(entry, static)
+    fields = opt.hyper._fields
+    values: dict[str, list[float]] = {}
+    for key, vals in shared.items():
+        if key not in fields:
+            raise UsageError(
+                f"{entry.id} has no hyperparameter {key!r} (it has: {', '.join(fields)}); "
+                f"set it for one optimizer with --opt 'NAME[{key}=...]'"
+            )
+        values[key] = list(vals)
+    for key, vals in numeric.items():  # bracket settings win over shared ones
+        values[key] = [labels.parse_number(v, f"{entry.id} {key}") for v in vals]
+    grid = build_grid(entry.id, opt.hyper, values, entry.all_bounds())
+    defaults = registry.static_options(entry)
+    static_changed = {k: v for k, v in static.items() if v != defaults.get(k)}
+    names = []
+    for point in grid.points:
+        changed = dict(static_changed)
+        for k, v in zip(grid.names, point, strict=True):
+            if v != float(getattr(opt.hyper, k)):
+                changed[k] = v
+        names.append(labels.format_label(entry.id, changed))
+    return Planned(entry, opt, grid, static_changed, tuple(names))
+
+
+def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype must be float64 or float32, got {dtype!r}")
+    if dtype == "float64":
+        return
+    for plan in plans:
+        for point in plan.grid.points:
+            for name, v in zip(plan.grid.names, point, strict=True):
+                v32 = np.float32(v)
+                if v != 0 and (v32 == 0 or not np.isfinite(v32)):
+                    what = "rounds to 0" if v32 == 0 else "overflows"
+                    raise UsageError(
+                        f"{plan.entry.id}: {name}={v:g} cannot be represented in float32 "
+                        f"({what}); use --dtype float64 or another value"
+                    )
+    x0 = np.asarray(problem.x0, dtype=np.float64)
+    x32 = x0.astype(np.float32)
+    if np.any((x0 != 0) & (x32 == 0)) or not np.all(np.isfinite(x32)):
+        raise UsageError(f"{problem.name}: x0 cannot be represented in float32")
+
+
+# ---- running ----------------------------------------------------------------------------
+class _CompileClock:
+    """Sums JAX's compile-duration events while active."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        if "compil" in event:
+            self.seconds += duration
+
+
+def _hyper_dict(grid: Grid, i: int) -> dict:
+    return dict(zip(grid.names, grid.points[i], strict=True))
+
+
+def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
+    t_start = time.perf_counter()
+    if config.steps < 1:
+        raise UsageError(f"--steps must be >= 1, got {config.steps}")
+    if config.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
+    log_every = config.log_every or max(1, config.steps // 1000)
+    if log_every < 1:
+        raise UsageError(f"--log-every must be >= 1, got {log_every}")
+    problem = resolve_problem(config.problem, config.problem_options)
+    shared = {k: list(v) for k, v in config.hyper}
+    plans = [plan_optimizer(spec, shared) for spec in config.optimizers]
+    all_labels = [lab for p in plans for lab in p.labels]
+    if len(set(all_labels)) != len(all_labels):
+        dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
+        raise UsageError(f"the run {dup!r} is asked for twice")
+    check_dtype(config.dtype, plans, problem)
+    out_dir = Path(config.out) if config.out else outputs.default_out_dir("run", problem.name)
+    outputs.check_out_dir(out_dir, config.overwrite)
+
+    dtype = DTYPES[config.dtype]
+    seeds = np.arange(config.seeds)
+    work = [len(idx) for p in plans for _, idx in p.grid.integer_groups(p.entry.integer_hypers)]
+    total_work, done_work = float(sum(work)), 0.0
+    clock = _CompileClock()
+    jax.monitoring.register_event_duration_secs_listener(clock)
+    metas, blocks, divs, xs, steps = [], {m: [] for m in frames.METRICS}, [], [], None
+    try:
+        for plan in plans:
+            hyper_type = type(plan.opt.hyper)
+            results = {}
+            for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
+                sweep = make_sweep(
+                    problem, plan.opt, steps=config.steps, log_every=log_every,
+                    record_x=config.record_x, fixed=fixed, dtype=dtype,
+                )
+
+                def tick(done, total, n=len(idx), base=done_work):
+                    if progress is not None:
+                        progress((base + n * done / total) / total_work)
+
+                trace = sweep.run(plan.grid.batch(hyper_type, idx, dtype), seeds, config.root_seed, tick)
+                done_work += len(idx)
+                for j, i in enumerate(idx):
+                    results[i] = (trace, j)
+            for i in range(len(plan.grid)):
+                trace, j = results[i]
+                steps = trace.step
+                for s, seed in enumerate(seeds):
+                    metas.append(
+                        frames.RunMeta(plan.entry.id, plan.labels[i], len(metas), int(seed), _hyper_dict(plan.grid, i))
+                    )
+                    for m in frames.METRICS:
+                        blocks[m].append(getattr(trace, m)[j, s])
+                    divs.append(trace.diverged_step[j, s])
+                    if trace.x is not None:
+                        xs.append(trace.x[j, s])
+    finally:
+        jax.monitoring.unregister_event_duration_listener(clock)
+    metrics = {m: np.stack(v) for m, v in blocks.items()}
+    trace_df = frames.trace_frame(
+        problem.name, metas, steps, metrics, np.asarray(divs), np.stack(xs) if xs else None
+    )
+    runs_df = frames.runs_frame(trace_df, np.asarray(divs), config.steps)
+    summary_df = frames.summary_frame(runs_df)
+    from optlab.plots.curves import convergence
+
+    figures = {"convergence": convergence(trace_df, "grad_norm")}
+    manifest = _manifest(config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds)
+    paths = outputs.write_outputs(out_dir, {"trace": trace_df, "runs": runs_df}, figures, manifest)
+    return RunResult(config, trace_df, runs_df, summary_df, manifest, out_dir, paths)
+
+
+def _git_hash() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("optlab", "jax", "jaxlib", "numpy", "optax", "pandas", "matplotlib", "typer", "rich"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def environment() -> dict:
+    return {
+        "versions": versions(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "x64": bool(jax.config.jax_enable_x64),
+        "compilation_cache": jax.config.jax_compilation_cache_dir,
+        "git": _git_hash(),
+    }
+
+
+def _manifest(config, problem, plans, log_every, seeds, wall, compile_s) -> dict:
+    return {
+        "command": config.command or " ".join(sys.argv),
+        "config": config.to_dict(),
+        "problem": {
+            "name": problem.name,
+            "options": dict(problem.options),
+            "dim": problem.dim,
+            "f_star": problem.f_star,
+            "f_star_kind": problem.f_star_kind,
+            "reference": problem.reference,
+        },
+        "optimizers": [
+            {
+                "id": p.entry.id,
+                "reference": p.opt.reference,
+                "static": dict(p.opt.static),
+                "eps": p.entry.eps,
+                "decay": p.entry.decay,
+                "defaults": p.opt.hyper._asdict(),
+                "grid_points": len(p.grid),
+                "varied": list(p.grid.varied),
+                "programs": len(p.grid.integer_groups(p.entry.integer_hypers)),
+            }
+            for p in plans
+        ],
+        "steps": config.steps,
+        "log_every": log_every,
+        "seeds": [int(s) for s in seeds],
+        "root_seed": config.root_seed,
+        "dtype": config.dtype,
+        **environment(),
+        "wall_s": round(wall, 3),
+        "compile_s": round(compile_s, 3),
+    }
+
+
+# ---- listings ---------------------------------------------------------------------------
+def list_optimizers(names: list[str] | None = None) -> list[dict]:
+    ids = names or registry.optimizer_ids()
+    rows = []
+    for name in ids:
+        entry = registry.optimizer_entry(name)
+        opt = entry.make()
+        rows.append(
+            {
+                "id": entry.id,
+                "summary": entry.summary,
+                "paper": entry.paper,
+                "defaults": {k: float(v) for k, v in opt.hyper._asdict().items()},
+                "eps": entry.eps,
+                "decay": entry.decay,
+                "static": dict(opt.static),
+                "bibtex": entry.bibtex,
+            }
+        )
+    return rows
+
+
+def _describe_x0(x0) -> str:
+    x = np.asarray(x0)
+    if x.size and np.all(x == x.flat[0]):
+        return f"{x.flat[0]:g} (all)"
+    if x.size >= 4 and np.all(x[2:] == np.resize(x[:2], x.size - 2)):
+        return f"({x[0]:g}, {x[1]:g}) repeated"
+    return np.array2string(x, precision=4, threshold=6)
+
+
+def list_problems(names: list[str] | None = None) -> list[dict]:
+    ids = names or registry.problem_ids()
+    rows = []
+    for name in ids:
+        entry = registry.problem_entry(name)
+        prob = entry.make()
+        rows.append(
+            {
+                "id": entry.id,
+                "aliases": list(entry.aliases),
+                "summary": entry.summary,
+                "dim": prob.dim,
+                "x0": "random (per seed)" if prob.init is not None else _describe_x0(prob.x0),
+                "f_star": prob.f_star,
+                "f_star_kind": prob.f_star_kind,
+                "tags": sorted(prob.tags),
+                "options": dict(entry.defaults),
+                "reference": prob.reference,
+            }
+        )
+    return rows

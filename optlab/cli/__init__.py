@@ -1,0 +1,27 @@
+"""The ``optlab`` command line (Typer). Commands are thin: flags -> config -> one api call.
+
+JAX, pandas and matplotlib are imported inside the commands so ``optlab --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from optlab.cli import info as _info
+from optlab.cli import list_ as _list
+from optlab.cli import run as _run
+
+app = typer.Typer(
+    name="optlab",
+    help="A lab for adaptive optimizers on toy problems, compiled with JAX.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("run", help=_run.HELP, rich_help_panel="Run")(_run.run)
+app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
+app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
+
+
+def main() -> None:
+    app()

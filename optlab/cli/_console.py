@@ -1,0 +1,56 @@
+"""Consoles, error handling and small printing helpers shared by the commands."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+out = Console()  # tables and results
+err = Console(stderr=True)  # messages and progress
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Bad input -> one line and exit 2; any other failure -> one line and exit 1
+    (set OPTLAB_DEBUG=1 for the traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from optlab.errors import UsageError
+
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            fail(str(e), 2)
+        except typer.Exit:
+            raise
+        except Exception as e:  # noqa: BLE001 - a runtime failure is reported, not dumped
+            if os.environ.get("OPTLAB_DEBUG"):
+                raise
+            fail(f"{type(e).__name__}: {e}", 1)
+
+    return wrapper
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fmt(value) -> str:
+    """Numbers for tables: 4 significant digits, NaN as '-'."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if v != v:
+        return "-"
+    return f"{v:.4g}"

@@ -1,0 +1,57 @@
+"""Option types shared by the commands, and parsing of shortcut values."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from optlab.errors import UsageError
+from optlab.labels import parse_values
+
+# shortcut flag -> hyperparameter name (design.md section 5)
+SHORTCUTS = {
+    "lr": "learning_rate",
+    "b1": "b1",
+    "b2": "b2",
+    "eps": "eps",
+    "mu": "mu",
+    "p": "p",
+    "q": "q",
+}
+
+Values = Annotated[
+    str | None,
+    typer.Option(help="A value, a comma list a,b,c (a grid axis) or a range start:stop:num."),
+]
+Out = Annotated[
+    str | None,
+    typer.Option("--out", help="Output folder (default runs/<command>-<problem>-<time>)."),
+]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the files of a non-empty --out folder.")
+]
+Dtype = Annotated[
+    str, typer.Option("--dtype", help="float64 (default) or float32.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+HpList = Annotated[
+    list[str] | None,
+    typer.Option("--hp", help="Any hyperparameter: name=v1,v2,... (repeatable)."),
+]
+
+
+def hyper_values(shortcuts: dict[str, str | None], hp: list[str] | None) -> dict[str, list[float]]:
+    """Shortcut flags and --hp entries -> {hyperparameter: values}."""
+    values: dict[str, list[float]] = {}
+    for flag, text in shortcuts.items():
+        if text is not None:
+            values[SHORTCUTS[flag]] = parse_values(text, f"--{flag}")
+    for item in hp or []:
+        if "=" not in item:
+            raise UsageError(f"--hp {item!r}: expected name=value[,value...]")
+        name, text = (s.strip() for s in item.split("=", 1))
+        if name in values:
+            raise UsageError(f"hyperparameter {name!r} is given twice")
+        values[name] = parse_values(text, f"--hp {name}")
+    return values

@@ -1,0 +1,65 @@
+"""``optlab list optimizers|problems``: what the lab has."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from optlab.cli._console import guarded, out, print_json
+from optlab.cli._options import Json
+from optlab.errors import UsageError
+
+HELP = """List optimizers (reference, defaults, eps placement, decay) or problems (n, x0, f*).
+
+Examples:
+
+  optlab list optimizers
+
+  optlab list optimizers aida_pq adam --cite
+
+  optlab list problems --json
+"""
+
+
+@guarded
+def list_(
+    what: Annotated[str, typer.Argument(help="optimizers or problems")],
+    names: Annotated[list[str] | None, typer.Argument(help="Only these ids.")] = None,
+    cite: Annotated[bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")] = False,
+    json_out: Json = False,
+) -> None:
+    from optlab import api
+
+    if what in ("optimizers", "optimizer", "opt"):
+        rows = api.list_optimizers(names)
+        if cite:
+            out.print("\n\n".join(r["bibtex"] for r in rows if r["bibtex"]), highlight=False)
+            return
+        if json_out:
+            print_json(rows)
+            return
+        table = Table(title="optimizers")
+        for col in ("id", "reference", "defaults", "eps placement", "decay", "options"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            defaults = ", ".join(f"{k}={v:g}" for k, v in r["defaults"].items())
+            options = ", ".join(f"{k}={v}" for k, v in r["static"].items())
+            table.add_row(r["id"], r["paper"], defaults, r["eps"], r["decay"], options)
+        out.print(table)
+    elif what in ("problems", "problem"):
+        rows = api.list_problems(names)
+        if json_out:
+            print_json(rows)
+            return
+        table = Table(title="problems")
+        for col in ("id", "aliases", "n", "x0", "f*", "kind", "tags", "summary"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            fs = "-" if r["f_star"] is None else f"{r['f_star']:.10g}"
+            table.add_row(r["id"], ", ".join(r["aliases"]), str(r["dim"]), r["x0"], fs,
+                          r["f_star_kind"], ", ".join(r["tags"]), r["summary"])
+        out.print(table)
+    else:
+        raise UsageError(f"cannot list {what!r}: choose 'optimizers' or 'problems'")

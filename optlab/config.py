@@ -1,0 +1,34 @@
+"""Frozen configurations: what a command asks the library to do.
+
+The CLI only parses flags into one of these and hands it to :mod:`optlab.api`, so a test
+can assert on exactly what the library received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """``optlab run``. ``problem`` and each of ``optimizers`` may carry ``[key=value,...]``
+    settings (lists inside brackets make a per-optimizer grid). ``hyper`` holds the values
+    given for every optimizer (shortcuts such as ``--lr`` and ``--hp``); all value lists form a
+    cross product."""
+
+    problem: str = "fun5"
+    optimizers: tuple[str, ...] = ("aida_pq",)
+    hyper: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    problem_options: tuple[tuple[str, str], ...] = ()
+    steps: int = 10_000
+    log_every: int | None = None  # None: max(1, steps // 1000)
+    seeds: int = 1
+    root_seed: int = 0
+    out: str | None = None  # None: runs/run-<problem>-<timestamp>
+    overwrite: bool = False
+    dtype: str = "float64"
+    record_x: bool = False
+    command: str = ""  # the command line, for the manifest
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Tables and files: Trace arrays -> tidy DataFrames -> CSV/PNG/JSON. No JAX here."""

@@ -1,0 +1,70 @@
+"""Write a run's tables and figures; refuse to overwrite earlier results silently."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from optlab.errors import UsageError
+
+
+def default_out_dir(command: str, problem: str, root: str | Path = "runs") -> Path:
+    """``runs/<command>-<problem>-<timestamp>``, made unique with a suffix if taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in problem)
+    base = Path(root) / f"{command}-{safe}-{stamp}"
+    path, k = base, 2
+    while path.exists():
+        path = base.with_name(f"{base.name}-{k}")
+        k += 1
+    return path
+
+
+def check_out_dir(path: Path, overwrite: bool) -> Path:
+    """A usable output folder, or a UsageError; creates nothing."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise UsageError(
+            f"--out {path} is not empty; pass --overwrite to replace its files, or choose another folder"
+        )
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def write_table(df, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
+
+
+def write_json(data: dict, path: Path) -> Path:
+    path.write_text(json.dumps(data, indent=2, default=_json_default, sort_keys=False) + "\n")
+    return path
+
+
+def write_figure(fig, path: Path, dpi: int = 120) -> Path:
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def write_outputs(out_dir: Path, tables: dict, figures: dict, manifest: dict) -> list[Path]:
+    """Write ``{name: DataFrame}`` as CSV, ``{name: Figure}`` as PNG, and manifest.json.
+
+    Returns every path written, in that order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [write_table(df, out_dir / f"{name}.csv") for name, df in tables.items()]
+    paths += [write_figure(fig, out_dir / f"{name}.png") for name, fig in figures.items()]
+    paths.append(write_json(manifest, out_dir / "manifest.json"))
+    return paths

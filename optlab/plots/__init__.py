@@ -1,0 +1,1 @@
+"""Figures as functions of DataFrames. Never imports JAX; never runs an algorithm."""
