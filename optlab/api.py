@@ -138,6 +138,8 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
     t_start = time.perf_counter()
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
+    if config.schedule not in ("constant", "inv_sqrt"):
+        raise UsageError(f"--schedule must be constant or inv_sqrt, got {config.schedule!r}")
     if config.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
     log_every = config.log_every or max(1, config.steps // 1000)
@@ -168,7 +170,7 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
             for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
                 sweep = make_sweep(
                     problem, plan.opt, steps=config.steps, log_every=log_every,
-                    record_x=config.record_x, fixed=fixed, dtype=dtype,
+                    record_x=config.record_x, fixed=fixed, dtype=dtype, schedule=config.schedule,
                 )
 
                 def tick(done, total, n=len(idx), base=done_work):

@@ -28,6 +28,7 @@ class RunConfig:
     overwrite: bool = False
     dtype: str = "float64"
     record_x: bool = False
+    schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     command: str = ""  # the command line, for the manifest
 
     def to_dict(self) -> dict:

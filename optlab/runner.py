@@ -34,6 +34,7 @@ from optlab.types import Optimizer, Trace
 lax = jax.lax
 
 CHUNK_ELEMENTS = 100_000  # configurations x dimension per piece of the grid
+SCHEDULES = ("constant", "inv_sqrt")
 PROGRESS_CALLS = 20  # most calls per piece (progress-bar resolution)
 WORK_PER_CALL = 5e7  # coordinate-updates worth a separate call
 TRACES: Counter = Counter()  # name -> times a sweep program was traced (tests count compiles)
@@ -86,12 +87,16 @@ class Sweep:
         dtype=jnp.float64,
         blocks_per_call: int | None = None,
         devices: list | None = None,
+        schedule: str = "constant",
     ):
         if steps < 0 or log_every < 1:
             raise ValueError("steps must be >= 0 and log_every >= 1")
         self.problem, self.opt = problem, opt
         self.steps, self.log_every, self.record_x = steps, log_every, record_x
         self.fixed = dict(fixed or {})
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        self.schedule = schedule
         self.dtype = jnp.dtype(dtype)
         self.n_full, self.rem = divmod(steps, log_every)
         self.n_blocks = self.n_full + (1 if self.rem else 0)
@@ -130,6 +135,8 @@ class Sweep:
         t = c.t + 1
         batch = p.sample(jax.random.fold_in(skey, t), t) if p.sample is not None else None
         g = jax.grad(p.loss)(c.x, batch)
+        if self.schedule == "inv_sqrt":  # alpha_t = alpha / sqrt(t), the same for every method
+            h = h._replace(learning_rate=h.learning_rate / jnp.sqrt(t.astype(c.x.dtype)))
         x, state = self.opt.step(c.x, g, c.state, h)
         x = p.project(x)
         div = jnp.where((c.div < 0) & ~all_finite(x), t, c.div)
