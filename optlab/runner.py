@@ -163,7 +163,7 @@ class Sweep:
             c = lax.switch(jnp.minimum(which, idle), branches, c)
             return self._record(c)
 
-        return lax.scan(body, c, jnp.arange(per_call))
+        return lax.scan(body, c, jnp.arange(per_call, dtype=jnp.int32))
 
     def _batched(self, fn: Callable, n_args: int):
         """vmap over seeds inside vmap over the grid; trailing args are unbatched."""

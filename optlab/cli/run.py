@@ -46,10 +46,12 @@ def build_config(
 
 def summary_table(result) -> Table:
     table = Table(title=f"{result.manifest['problem']['name']}: {result.config.steps} steps")
-    for col in ("label", "seeds", "final ‖∇f‖", "min ‖∇f‖", "final f", "best f", "final f−f*", "diverged"):
-        table.add_column(col, justify="left" if col == "label" else "right")
+    table.add_column("label", overflow="fold")
+    for col in ("seeds", "final ‖∇f‖", "min ‖∇f‖", "final f", "best f", "final f−f*"):
+        table.add_column(col, justify="right")
+    table.add_column("diverged", justify="right", no_wrap=True, min_width=8)
     for row in result.summary.itertuples():
-        div = "no" if row.diverged == 0 else f"[red]{row.diverged}/{row.seeds} at step {row.first_diverged_step}[/]"
+        div = "no" if row.diverged == 0 else f"[red]{row.diverged}/{row.seeds} at {row.first_diverged_step}[/]"
         table.add_row(
             row.label, str(row.seeds), fmt(row.final_grad_norm), fmt(row.min_grad_norm),
             fmt(row.final_loss), fmt(row.best_loss), fmt(row.final_gap), div,

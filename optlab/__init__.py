@@ -1,0 +1,50 @@
+"""optlab: a command-line lab for adaptive optimizers on toy problems, compiled with JAX.
+
+Public API (imported lazily, so ``optlab --help`` does not load JAX)::
+
+    from optlab import api, RunConfig
+    result = api.run(RunConfig(problem="fun5", hyper=(("p", (1.0,)), ("q", (2.0,)))))
+
+    from optlab import make_sweep, get_optimizer, get_problem
+    import optlab.optax   # every optimizer as an optax.GradientTransformation
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "RunConfig": ("optlab.config", "RunConfig"),
+    "Optimizer": ("optlab.types", "Optimizer"),
+    "Trace": ("optlab.types", "Trace"),
+    "make_sweep": ("optlab.runner", "make_sweep"),
+    "make_run": ("optlab.runner", "make_run"),
+    "UsageError": ("optlab.errors", "UsageError"),
+}
+
+
+def get_optimizer(name: str, **static):
+    """The Optimizer record of a registered id, built with structural options."""
+    from optlab import registry
+
+    return registry.make_optimizer(registry.optimizer_entry(name), static)
+
+
+def get_problem(name: str, **options):
+    """A problem record by id or alias."""
+    from optlab import registry
+
+    return registry.get_problem(name, options)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in ("api", "optax", "runner", "stability", "registry"):
+        import importlib
+
+        return importlib.import_module(f"optlab.{name}")
+    raise AttributeError(name)

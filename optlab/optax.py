@@ -1,0 +1,74 @@
+"""Every registered optimizer as an ``optax.GradientTransformation`` (one implementation).
+
+``optlab.optax.aida_pq(learning_rate=1e-3, p=1, q=2, form="a")`` takes the optimizer's
+numeric hyperparameters and structural options as keyword arguments and returns a
+transformation whose ``update(grads, state, params)`` yields ``new_params - params``.
+``params`` is required (the step maps parameters to parameters). Numeric arguments may be
+arrays, so ``optax.inject_hyperparams`` works.
+"""
+
+from __future__ import annotations
+
+from optlab._jax import jax
+
+
+def transformation(name: str, **kwargs):
+    import optax
+
+    from optlab import registry
+
+    entry = registry.optimizer_entry(name)
+    options = registry.static_options(entry)
+    static = {k: v for k, v in kwargs.items() if k in options}
+    opt = entry.make(**static)
+    numeric = {k: v for k, v in kwargs.items() if k not in options}
+    unknown = set(numeric) - set(opt.hyper._fields)
+    if unknown:
+        raise TypeError(f"{name} has no hyperparameter {sorted(unknown)}")
+    hyper = opt.hyper._replace(**numeric)
+
+    def init(params):
+        return opt.init(params, hyper)
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError(f"optlab.optax.{name} needs params in update()")
+        new, state = opt.step(params, updates, state, hyper)
+        return jax.tree_util.tree_map(lambda a, b: a - b, new, params), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def _factory(name: str):
+    """A function with the optimizer's keyword arguments in its signature (so
+    ``optax.inject_hyperparams`` can see them)."""
+    import inspect
+
+    from optlab import registry
+
+    entry = registry.optimizer_entry(name)
+    defaults = {**entry.make().hyper._asdict(), **registry.static_options(entry)}
+
+    def factory(**kwargs):
+        return transformation(name, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"optax view of optlab's {name}: {entry.summary}"
+    factory.__signature__ = inspect.Signature(
+        [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in defaults.items()]
+    )
+    return factory
+
+
+def __getattr__(name: str):
+    from optlab.optimizers import entries
+
+    if name in entries():
+        return _factory(name)
+    raise AttributeError(name)
+
+
+def __dir__():
+    from optlab.optimizers import entries
+
+    return sorted(list(entries()) + ["transformation"])
