@@ -117,8 +117,11 @@ def end_to_end():
     for _ in range(2):  # the second run finds the persistent compilation cache
         out = tempfile.mkdtemp()
         t0 = time.perf_counter()
-        subprocess.run([exe, "run", "fun5", "--p", "1", "--q", "2", "--out", out, "--overwrite"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [exe, "run", "fun5", "--p", "1", "--q", "2", "--out", out, "--overwrite"],
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - t0)
         shutil.rmtree(out)
     return times
@@ -139,8 +142,10 @@ def main():
         rows.append((f"optlab sweep, {c} configs", optlab_sweep(steps, c)))
     import jax
 
-    print(f"fun5 (n = {N}), aida_pq p=1 q=2, {steps} steps; jax {jax.__version__}, "
-          f"{len(jax.devices())} host devices, {os.cpu_count()} cores")
+    print(
+        f"fun5 (n = {N}), aida_pq p=1 q=2, {steps} steps; jax {jax.__version__}, "
+        f"{len(jax.devices())} host devices, {os.cpu_count()} cores"
+    )
     print(f"{'variant':40s} {'coord-updates/s':>16s} {'x NumPy':>9s}")
     for name, rate in rows:
         if rate is None:
@@ -149,7 +154,10 @@ def main():
             print(f"{name:40s} {rate:16.3g} {rate / base:9.1f}")
     if not args.skip_cli:
         first, second = end_to_end()
-        print(f"optlab run fun5 --p 1 --q 2 end to end: {first:.2f} s (first), {second:.2f} s (cached)")
+        print(
+            f"optlab run fun5 --p 1 --q 2 end to end: {first:.2f} s (first), "
+            f"{second:.2f} s (cached)"
+        )
 
 
 if __name__ == "__main__":

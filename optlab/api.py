@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from optlab import labels, registry
-from optlab._jax import jax, jnp
+from optlab._jax import jax
 from optlab.config import RunConfig
 from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
@@ -130,8 +130,50 @@ class _CompileClock:
             self.seconds += duration
 
 
-def _hyper_dict(grid: Grid, i: int) -> dict:
-    return dict(zip(grid.names, grid.points[i], strict=True))
+def _ticker(progress, base: float, n: int, total: float):
+    """Progress of one sweep (done/total of its calls) as a fraction of the whole run."""
+
+    def tick(done: int, calls: int) -> None:
+        if progress is not None:
+            progress((base + n * done / calls) / total)
+
+    return tick
+
+
+class _Collector:
+    """Flattens each sweep's [grid, seed] arrays into one row block per run."""
+
+    def __init__(self, seeds):
+        self.seeds = seeds
+        self.metas: list[frames.RunMeta] = []
+        self.metrics: dict[str, list] = {m: [] for m in frames.METRICS}
+        self.divs: list[int] = []
+        self.xs: list = []
+        self.extras: dict[str, list] = {}
+        self.steps = None
+
+    def add(self, plan: Planned, i: int, trace, j: int) -> None:
+        self.steps = trace.step
+        hyper = dict(zip(plan.grid.names, plan.grid.points[i], strict=True))
+        for s, seed in enumerate(self.seeds):
+            n = len(self.metas)
+            self.metas.append(frames.RunMeta(plan.entry.id, plan.labels[i], n, int(seed), hyper))
+            for m in frames.METRICS:
+                self.metrics[m].append(getattr(trace, m)[j, s])
+            self.divs.append(int(trace.diverged_step[j, s]))
+            if trace.x is not None:
+                self.xs.append(trace.x[j, s])
+            for name in trace.extras:
+                self.extras.setdefault(name, [None] * n)
+            for name, column in self.extras.items():
+                arr = trace.extras.get(name)
+                column.append(None if arr is None else arr[j, s])
+
+    def stacked(self) -> dict:
+        return {m: np.stack(v) for m, v in self.metrics.items()}
+
+    def positions(self):
+        return np.stack(self.xs) if self.xs else None
 
 
 def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
@@ -158,55 +200,70 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
 
     dtype = DTYPES[config.dtype]
     seeds = np.arange(config.seeds)
-    work = [len(idx) for p in plans for _, idx in p.grid.integer_groups(p.entry.integer_hypers)]
-    total_work, done_work = float(sum(work)), 0.0
+    record_x = config.record_x or problem.dim <= 2  # 1-D and 2-D paths are always kept
+    total = float(sum(len(p.grid) for p in plans))
+    done = 0.0
+    runs = _Collector(seeds)
     clock = _CompileClock()
     jax.monitoring.register_event_duration_secs_listener(clock)
-    metas, blocks, divs, xs, steps = [], {m: [] for m in frames.METRICS}, [], [], None
     try:
         for plan in plans:
-            hyper_type = type(plan.opt.hyper)
             results = {}
             for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
                 sweep = make_sweep(
-                    problem, plan.opt, steps=config.steps, log_every=log_every,
-                    record_x=config.record_x, fixed=fixed, dtype=dtype, schedule=config.schedule,
+                    problem,
+                    plan.opt,
+                    steps=config.steps,
+                    log_every=log_every,
+                    record_x=record_x,
+                    fixed=fixed,
+                    dtype=dtype,
+                    schedule=config.schedule,
+                    diagnostics=_diagnostics(plan, config.diagnostics),
                 )
-
-                def tick(done, total, n=len(idx), base=done_work):
-                    if progress is not None:
-                        progress((base + n * done / total) / total_work)
-
-                trace = sweep.run(plan.grid.batch(hyper_type, idx, dtype), seeds, config.root_seed, tick)
-                done_work += len(idx)
-                for j, i in enumerate(idx):
-                    results[i] = (trace, j)
+                hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
+                tick = _ticker(progress, done, len(idx), total)
+                trace = sweep.run(hyper, seeds, config.root_seed, tick)
+                done += len(idx)
+                results.update({i: (trace, j) for j, i in enumerate(idx)})
             for i in range(len(plan.grid)):
-                trace, j = results[i]
-                steps = trace.step
-                for s, seed in enumerate(seeds):
-                    metas.append(
-                        frames.RunMeta(plan.entry.id, plan.labels[i], len(metas), int(seed), _hyper_dict(plan.grid, i))
-                    )
-                    for m in frames.METRICS:
-                        blocks[m].append(getattr(trace, m)[j, s])
-                    divs.append(trace.diverged_step[j, s])
-                    if trace.x is not None:
-                        xs.append(trace.x[j, s])
+                runs.add(plan, i, *results[i])
     finally:
         jax.monitoring.unregister_event_duration_listener(clock)
-    metrics = {m: np.stack(v) for m, v in blocks.items()}
+    divs, x_all = np.asarray(runs.divs), runs.positions()
     trace_df = frames.trace_frame(
-        problem.name, metas, steps, metrics, np.asarray(divs), np.stack(xs) if xs else None
+        problem.name, runs.metas, runs.steps, runs.stacked(), divs, x_all, runs.extras
     )
-    runs_df = frames.runs_frame(trace_df, np.asarray(divs), config.steps)
+    success = _success(problem, x_all, divs)
+    runs_df = frames.runs_frame(trace_df, divs, config.steps, success)
     summary_df = frames.summary_frame(runs_df)
-    from optlab.plots.curves import convergence
+    from optlab.plots.curves import figures_for
 
-    figures = {"convergence": convergence(trace_df, "grad_norm")}
-    manifest = _manifest(config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds)
-    paths = outputs.write_outputs(out_dir, {"trace": trace_df, "runs": runs_df}, figures, manifest)
+    figures = figures_for(trace_df, problem.metrics, log_log="loglog" in problem.tags)
+    manifest = _manifest(
+        config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds
+    )
+    tables = {"trace": trace_df, "runs": runs_df, "summary": summary_df}
+    paths = outputs.write_outputs(out_dir, tables, figures, manifest)
     return RunResult(config, trace_df, runs_df, summary_df, manifest, out_dir, paths)
+
+
+def _diagnostics(plan: Planned, wanted: bool):
+    """The optimizer's diagnostics hook bound to its static options, when asked for."""
+    hook = plan.entry.diagnostics
+    if not wanted or hook is None:
+        return None
+    static = dict(plan.opt.static)
+    return lambda grads, state, hyper: hook(grads, state, hyper, static)
+
+
+def _success(problem, x_all, divs):
+    """The problem's success criterion at each run's final iterate (False if diverged)."""
+    if problem.success is None or x_all is None:
+        return None
+    final = x_all[:, -1, :]
+    ok = np.asarray([bool(problem.success(np.asarray(x))) for x in final])
+    return ok & (divs < 0)
 
 
 def _git_hash() -> str | None:
@@ -224,7 +281,17 @@ def versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": sys.version.split()[0]}
-    for pkg in ("optlab", "jax", "jaxlib", "numpy", "optax", "pandas", "matplotlib", "typer", "rich"):
+    for pkg in (
+        "optlab",
+        "jax",
+        "jaxlib",
+        "numpy",
+        "optax",
+        "pandas",
+        "matplotlib",
+        "typer",
+        "rich",
+    ):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

@@ -29,6 +29,7 @@ class RunConfig:
     dtype: str = "float64"
     record_x: bool = False
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
+    diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
 
     def to_dict(self) -> dict:

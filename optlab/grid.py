@@ -30,7 +30,10 @@ class Grid:
     def batch(self, hyper_type, indices=None, dtype=np.float64):
         """A Hyper of (len(indices),) arrays."""
         idx = range(len(self)) if indices is None else indices
-        cols = {n: np.asarray([self.points[i][k] for i in idx], dtype=dtype) for k, n in enumerate(self.names)}
+        cols = {
+            n: np.asarray([self.points[i][k] for i in idx], dtype=dtype)
+            for k, n in enumerate(self.names)
+        }
         return hyper_type(**cols)
 
     def integer_groups(self, integer_names) -> list[tuple[dict[str, int], list[int]]]:

@@ -85,7 +85,9 @@ def parse_values(text: str, what: str) -> list[float]:
             try:
                 num = int(n)
             except ValueError:
-                raise UsageError(f"{what}: {part!r}: the count after the last ':' must be an int") from None
+                raise UsageError(
+                    f"{what}: {part!r}: the count after the last ':' must be an int"
+                ) from None
             if num < 1:
                 raise UsageError(f"{what}: {part!r}: the count must be >= 1")
             out.extend(_spaced(lo, hi, num))

@@ -55,7 +55,10 @@ def _factory(name: str):
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"optax view of optlab's {name}: {entry.summary}"
     factory.__signature__ = inspect.Signature(
-        [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in defaults.items()]
+        [
+            inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+            for k, v in defaults.items()
+        ]
     )
     return factory
 

@@ -45,6 +45,7 @@ class Carry(NamedTuple):
     state: object
     t: object  # int32: steps taken
     div: object  # int32: first non-finite step, -1 if none
+    acc: dict  # running sums: regret (online problems), S1, S2, ... (diagnostics)
 
 
 class Record(NamedTuple):
@@ -53,6 +54,7 @@ class Record(NamedTuple):
     grad_norm: object
     dist: object
     x: object
+    extras: dict
 
 
 def record_steps(steps: int, log_every: int) -> np.ndarray:
@@ -63,8 +65,10 @@ def record_steps(steps: int, log_every: int) -> np.ndarray:
     return np.asarray(marks, dtype=np.int64)
 
 
-def _tree_where(pred, new, old):
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
+def safe_inverse(x):
+    """1/x with 0 where x == 0 (a method that has not divided by anything yet)."""
+    ok = x != 0
+    return jnp.where(ok, 1 / jnp.where(ok, x, 1), 0)
 
 
 class Sweep:
@@ -88,6 +92,7 @@ class Sweep:
         blocks_per_call: int | None = None,
         devices: list | None = None,
         schedule: str = "constant",
+        diagnostics: Callable | None = None,
     ):
         if steps < 0 or log_every < 1:
             raise ValueError("steps must be >= 0 and log_every >= 1")
@@ -97,6 +102,9 @@ class Sweep:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.schedule = schedule
+        # diagnostics(grads, new_state, hyper) -> {"step_size": tree, "denominator": tree}
+        self.diagnostics = diagnostics
+        self.online = "online" in problem.tags and problem.x_star is not None
         self.dtype = jnp.dtype(dtype)
         self.n_full, self.rem = divmod(steps, log_every)
         self.n_blocks = self.n_full + (1 if self.rem else 0)
@@ -119,28 +127,73 @@ class Sweep:
         div = jnp.where((c.div < 0) & bad, c.t, c.div)
         dead = div >= 0
         nan = jnp.full((), jnp.nan, loss.dtype)
+        extras = {}
+        if self.online:
+            extras["regret"] = c.acc["regret"]
+            extras["avg_regret"] = c.acc["regret"] / jnp.maximum(c.t, 1).astype(loss.dtype)
+        if self.diagnostics is not None:
+            extras["S1"], extras["S2"] = c.acc["S1"], c.acc["S2"]
+            extras["step_size_mean"] = jnp.mean(c.acc["step_size"])
+            extras["step_size_std"] = jnp.std(c.acc["step_size"])
         rec = Record(
             *(jnp.where(dead, nan, v) for v in (loss, gap, gn, dist)),
             x=c.x if self.record_x else None,
+            extras={k: jnp.where(dead, nan, v) for k, v in extras.items()},
         )
         return c._replace(div=div), rec
 
+    def _init_acc(self, x0):
+        zero = jnp.zeros((), x0.dtype)
+        acc = {}
+        if self.online:
+            acc["regret"] = zero
+        if self.diagnostics is not None:
+            flat = jnp.zeros(x0.size, x0.dtype)
+            acc.update(
+                S1=zero, S2=zero, inv_den=flat, step_size=jnp.full(x0.size, jnp.nan, x0.dtype)
+            )
+        return acc
+
+    def _accumulate(self, acc, x_prev, g, state, h, batch, f_t):
+        acc = dict(acc)
+        if self.online:
+            x_star = jnp.reshape(jnp.asarray(self.problem.x_star, x_prev.dtype), x_prev.shape)
+            acc["regret"] = acc["regret"] + f_t - self.problem.loss(x_star, batch)
+        if self.diagnostics is not None:
+            d = self.diagnostics(g, state, h)
+            flat = lambda tree: jnp.concatenate(  # noqa: E731
+                [jnp.ravel(v) for v in jax.tree_util.tree_leaves(tree)]
+            )
+            den = flat(d["denominator"])
+            inv = safe_inverse(den)
+            gf = flat(g)
+            acc["S1"] = acc["S1"] + jnp.sum((gf * inv) ** 2)
+            acc["S2"] = acc["S2"] + jnp.sum(jnp.abs(inv - acc["inv_den"]))
+            acc["inv_den"] = inv
+            acc["step_size"] = flat(d["step_size"])
+        return acc
+
     def _init_one(self, h, skey):
         x0 = self._x0(skey)
-        c = Carry(x0, self.opt.init(x0, self._hyper(h)), jnp.int32(0), jnp.int32(-1))
+        state = self.opt.init(x0, self._hyper(h))
+        c = Carry(x0, state, jnp.int32(0), jnp.int32(-1), self._init_acc(x0))
         return self._record(c)
 
     def _step(self, c: Carry, h, skey) -> Carry:
         p = self.problem
         t = c.t + 1
         batch = p.sample(jax.random.fold_in(skey, t), t) if p.sample is not None else None
-        g = jax.grad(p.loss)(c.x, batch)
+        if self.online:  # the loss revealed at t is paid at the decision x_{t-1}
+            f_t, g = jax.value_and_grad(p.loss)(c.x, batch)
+        else:
+            f_t, g = None, jax.grad(p.loss)(c.x, batch)
         if self.schedule == "inv_sqrt":  # alpha_t = alpha / sqrt(t), the same for every method
             h = h._replace(learning_rate=h.learning_rate / jnp.sqrt(t.astype(c.x.dtype)))
         x, state = self.opt.step(c.x, g, c.state, h)
         x = p.project(x)
         div = jnp.where((c.div < 0) & ~all_finite(x), t, c.div)
-        return Carry(x, state, t, div)
+        acc = self._accumulate(c.acc, c.x, g, state, h, batch, f_t) if c.acc else c.acc
+        return Carry(x, state, t, div, acc)
 
     def _block(self, c: Carry, h, skey, length: int) -> Carry:
         def body(c, _):
@@ -185,9 +238,7 @@ class Sweep:
                 grid = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("g"))
                 rep = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
                 init_fn = jax.jit(init, in_shardings=(grid, rep), out_shardings=grid)
-                chunk_fn = jax.jit(
-                    chunk, in_shardings=(grid, grid, rep, rep), out_shardings=grid
-                )
+                chunk_fn = jax.jit(chunk, in_shardings=(grid, grid, rep, rep), out_shardings=grid)
             else:
                 init_fn, chunk_fn = jax.jit(init), jax.jit(chunk)
             self._compiled[key] = (init_fn, chunk_fn)
@@ -256,6 +307,14 @@ class Sweep:
             return np.concatenate(parts, axis=0)
 
         div = np.concatenate([np.asarray(d)[:v] for _, d, v in pieces], axis=0)
+        extra_names = list(pieces[0][0][0].extras) if pieces else []
+        extras = {}
+        for name in extra_names:
+            parts = []
+            for recs, _, valid in pieces:
+                arr = np.concatenate([np.asarray(r.extras[name]) for r in recs], axis=2)
+                parts.append(arr[:valid])
+            extras[name] = np.concatenate(parts, axis=0)
         return Trace(
             step=record_steps(self.steps, self.log_every),
             loss=cat("loss"),
@@ -264,7 +323,7 @@ class Sweep:
             dist=cat("dist"),
             diverged_step=div.astype(np.int64),
             x=cat("x") if self.record_x else None,
-            extras={},
+            extras=extras,
         )
 
 

@@ -20,6 +20,8 @@ class Problem:
     (population loss); it defaults to ``loss(x, None)``. ``x_star`` is (d,) or (k, d)
     for several minimisers. ``f_star_kind`` is one of "global", "local-from-x0", "none".
     ``init(key)``, when set, draws a random start per seed instead of ``x0``.
+    Problems tagged "online" get the regret R_t = sum_s loss(x_{s-1}, batch_s) -
+    loss(x_star, batch_s) recorded by the runner.
     """
 
     name: str
@@ -37,6 +39,10 @@ class Problem:
     init: Callable[[Any], Any] | None = None
     notes: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    # what the figures show first: "grad_norm", "loss", "gap", "dist", "avg_regret", ...
+    metrics: tuple[str, ...] = ("grad_norm",)
+    # x_final -> bool array: the problem's success criterion (e.g. Chen: |theta_T| < 0.1)
+    success: Callable[[Any], Any] | None = None
 
     def value(self, x):
         """The deterministic objective at x."""

@@ -15,7 +15,8 @@ def aida_pq(x0, grads, *, lr, b1, b2, eps, p, q, mu, form="a"):
     order of eqs. (3), (12), (17): m <- b1 m + (1 - b1) g; optimizers.md 2.1 corrections).
 
     x_{t+1} = (1-mu) x_t - lr * (1-b2^{t+1})^{q/p} / (1-b1^{t+1})^q * |m|^q sgn(m) / (r+eps)^{q/p}
-    form b: x_{t+1} = (1-mu) x_t - lr * (1-b2^{t+1})^{q/p} |m|^q sgn(m) / ((1-b1^{t+1})^q r^{q/p} + eps)
+    form b: x_{t+1} = (1-mu) x_t
+                      - lr * (1-b2^{t+1})^{q/p} |m|^q sgn(m) / ((1-b1^{t+1})^q r^{q/p} + eps)
     Returns the iterates x_1 .. x_T.
     """
     x = np.array(x0, dtype=np.float64)

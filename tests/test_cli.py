@@ -48,19 +48,52 @@ def test_main_command_on_defaults(tmp_path):
 
 def test_trace_schema(tmp_path):
     out = tmp_path / "s"
-    res = invoke("run", "fun3", "--opt", "adam", "--opt", "sgd", "--steps", 30, "--out", out,
-                 "--record-x", "--dim", 4)
+    res = invoke(
+        "run",
+        "fun3",
+        "--opt",
+        "adam",
+        "--opt",
+        "sgd",
+        "--steps",
+        30,
+        "--out",
+        out,
+        "--record-x",
+        "--dim",
+        4,
+    )
     assert res.exit_code == 0, res.output
     trace = read(out)
-    head = ["problem", "optimizer", "label", "run_id", "seed", "step", "loss", "gap",
-            "grad_norm", "dist", "diverged"]
+    head = [
+        "problem",
+        "optimizer",
+        "label",
+        "run_id",
+        "seed",
+        "step",
+        "loss",
+        "gap",
+        "grad_norm",
+        "dist",
+        "diverged",
+    ]
     assert list(trace.columns[: len(head)]) == head
     assert {"hp_learning_rate", "hp_b1", "hp_eps"} <= set(trace.columns)
     assert trace[trace.optimizer == "sgd"]["hp_b1"].isna().all()
     assert [c for c in trace.columns if c.startswith("x_")] == ["x_0", "x_1", "x_2", "x_3"]
     runs = read(out, "runs")
-    for col in ("final_loss", "best_loss", "final_gap", "final_grad_norm", "min_grad_norm",
-                "final_dist", "diverged", "diverged_step", "steps"):
+    for col in (
+        "final_loss",
+        "best_loss",
+        "final_gap",
+        "final_grad_norm",
+        "min_grad_norm",
+        "final_dist",
+        "diverged",
+        "diverged_step",
+        "steps",
+    ):
         assert col in runs.columns
 
 
@@ -74,8 +107,16 @@ def test_same_command_twice_gives_identical_csv(tmp_path):
 
 
 def test_label_syntax_reruns_a_row(tmp_path):
-    res = invoke("run", "fun5", "--opt", "adam[learning_rate=[0.01,0.1],b1=0]", "--steps", 200,
-                 "--out", tmp_path / "grid")
+    res = invoke(
+        "run",
+        "fun5",
+        "--opt",
+        "adam[learning_rate=[0.01,0.1],b1=0]",
+        "--steps",
+        200,
+        "--out",
+        tmp_path / "grid",
+    )
     assert res.exit_code == 0, res.output
     runs = read(tmp_path / "grid", "runs")
     assert runs.label.tolist() == ["adam[learning_rate=0.01,b1=0]", "adam[learning_rate=0.1,b1=0]"]
@@ -89,13 +130,25 @@ def test_label_syntax_reruns_a_row(tmp_path):
 
 def test_pq_grid_equals_separate_runs_with_one_program_per_integer_pair(tmp_path):
     before = runner.TRACES["aida_pq"]
-    grid = api.run(RunConfig(problem="fun5", hyper=(("p", (1.0, 2.0)), ("q", (1.0, 2.0))),
-                             steps=400, out=str(tmp_path / "g")))
+    grid = api.run(
+        RunConfig(
+            problem="fun5",
+            hyper=(("p", (1.0, 2.0)), ("q", (1.0, 2.0))),
+            steps=400,
+            out=str(tmp_path / "g"),
+        )
+    )
     assert runner.TRACES["aida_pq"] - before <= 4
     assert len(grid.runs) == 4
     for k, (p, q) in enumerate([(1, 1), (1, 2), (2, 1), (2, 2)]):
-        one = api.run(RunConfig(problem="fun5", hyper=(("p", (float(p),)), ("q", (float(q),))),
-                                steps=400, out=str(tmp_path / f"one{k}")))
+        one = api.run(
+            RunConfig(
+                problem="fun5",
+                hyper=(("p", (float(p),)), ("q", (float(q),))),
+                steps=400,
+                out=str(tmp_path / f"one{k}"),
+            )
+        )
         row = grid.runs[(grid.runs.hp_p == p) & (grid.runs.hp_q == q)].iloc[0]
         assert row.final_grad_norm == pytest.approx(one.runs.final_grad_norm[0], rel=1e-13, abs=0)
         assert row.final_loss == pytest.approx(one.runs.final_loss[0], rel=1e-13, abs=0)
@@ -103,15 +156,27 @@ def test_pq_grid_equals_separate_runs_with_one_program_per_integer_pair(tmp_path
 
 def test_non_integer_exponents_share_one_traced_program(tmp_path):
     before = runner.TRACES["aida_pq"]
-    res = api.run(RunConfig(problem="fun5", hyper=(("p", (1.25, 1.5)), ("q", (2.5, 3.5))),
-                            steps=50, out=str(tmp_path / "g")))
+    res = api.run(
+        RunConfig(
+            problem="fun5",
+            hyper=(("p", (1.25, 1.5)), ("q", (2.5, 3.5))),
+            steps=50,
+            out=str(tmp_path / "g"),
+        )
+    )
     assert runner.TRACES["aida_pq"] - before == 1 and len(res.runs) == 4
 
 
 def test_lr_grid_is_compiled_exactly_once(tmp_path):
     before = runner.TRACES["aida_pq"]
-    api.run(RunConfig(problem="fun5", hyper=(("learning_rate", (1e-4, 1e-3, 1e-2)),), steps=100,
-                      out=str(tmp_path / "lr")))
+    api.run(
+        RunConfig(
+            problem="fun5",
+            hyper=(("learning_rate", (1e-4, 1e-3, 1e-2)),),
+            steps=100,
+            out=str(tmp_path / "lr"),
+        )
+    )
     assert runner.TRACES["aida_pq"] - before == 1
 
 
@@ -181,7 +246,9 @@ def test_json_output(tmp_path):
     res = invoke("run", "fun5", "--steps", 50, "--json", "--out", tmp_path / "j")
     assert res.exit_code == 0
     data = json.loads(res.stdout)
-    assert data["summary"][0]["label"] == "aida_pq" and len(data["paths"]) == 4
+    assert data["summary"][0]["label"] == "aida_pq"
+    names = {p.rsplit("/", 1)[-1] for p in data["paths"]}
+    assert {"trace.csv", "runs.csv", "summary.csv", "convergence.png", "manifest.json"} <= names
 
 
 def test_flags_become_the_config(monkeypatch, tmp_path):
@@ -192,8 +259,24 @@ def test_flags_become_the_config(monkeypatch, tmp_path):
         raise SystemExit(0)
 
     monkeypatch.setattr(api, "run", fake_run)
-    invoke("run", "tridia", "--opt", "adam", "--lr", "1e-3,1e-2", "--hp", "b2=0.9", "--dim", 10,
-           "--seeds", 3, "--steps", 77, "--log-every", 7)
+    invoke(
+        "run",
+        "tridia",
+        "--opt",
+        "adam",
+        "--lr",
+        "1e-3,1e-2",
+        "--hp",
+        "b2=0.9",
+        "--dim",
+        10,
+        "--seeds",
+        3,
+        "--steps",
+        77,
+        "--log-every",
+        7,
+    )
     c = seen["config"]
     assert c.problem == "tridia" and c.optimizers == ("adam",)
     assert c.hyper == (("learning_rate", (1e-3, 1e-2)), ("b2", (0.9,)))
@@ -236,3 +319,61 @@ def test_layering_in_a_fresh_interpreter():
     )
     for code in (no_jax, core):
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_labels_with_brackets_are_printed_verbatim(tmp_path):
+    res = invoke(
+        "run", "fun5", "--opt", "adam", "--lr", "1e-3,1e-2", "--steps", 20, "--out", tmp_path / "l"
+    )
+    assert res.exit_code == 0
+    assert "adam[learning_rate=0.01]" in res.output.replace("\n", "").replace("│", "").replace(
+        " ", ""
+    )
+
+
+def test_diagnostics_columns_match_a_numpy_adam(tmp_path):
+    """--diagnostics: S1 = sum_t ||g_t / (sqrt(v_hat_t) + eps)||^2,
+    S2 = sum_t ||1/d_t - 1/d_{t-1}||_1
+    (seed 004 section 4.1; problems.md 6), step_size = lr / d_t, against a NumPy Adam."""
+    from problems import get_problem
+
+    out = tmp_path / "d"
+    res = invoke(
+        "run",
+        "fun5",
+        "--dim",
+        4,
+        "--opt",
+        "adam",
+        "--lr",
+        "0.01",
+        "--steps",
+        40,
+        "--log-every",
+        1,
+        "--diagnostics",
+        "--out",
+        out,
+    )
+    assert res.exit_code == 0, res.output
+    trace = read(out)
+    p = get_problem("fun5", dim=4)
+    import jax
+
+    grad = jax.grad(p.value)
+    x, m, v = np.ones(4), np.zeros(4), np.zeros(4)
+    s1 = s2 = 0.0
+    prev = np.zeros(4)
+    for t in range(1, 41):
+        g = np.asarray(grad(x))
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        den = np.sqrt(v / (1 - 0.999**t)) + 1e-8
+        s1 += np.sum((g / den) ** 2)
+        s2 += np.sum(np.abs(1 / den - prev))
+        prev = 1 / den
+        x = x - 0.01 * (m / (1 - 0.9**t)) / den
+    last = trace.iloc[-1]
+    assert pytest.approx(s1, rel=1e-10) == last.S1
+    assert pytest.approx(s2, rel=1e-10) == last.S2
+    assert last.step_size_mean == pytest.approx(np.mean(0.01 / den), rel=1e-10)

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
 import reference_impls as ref
+
 from optlab.optimizers import entries
 
 
@@ -60,7 +60,9 @@ def test_aida_pq_matches_algorithm_1(pq, form, mu, eps):
     hp = dict(learning_rate=1e-2, b1=0.9, b2=0.99, eps=eps, p=float(p), q=float(q), mu=mu)
     opt = make("aida_pq", form=form)
     got = run_opt(opt, jnp.asarray(x0), jnp.asarray(g), opt.hyper._replace(**hp))
-    want = np.stack(ref.aida_pq(x0, g, lr=1e-2, b1=0.9, b2=0.99, eps=eps, p=p, q=q, mu=mu, form=form))
+    want = np.stack(
+        ref.aida_pq(x0, g, lr=1e-2, b1=0.9, b2=0.99, eps=eps, p=p, q=q, mu=mu, form=form)
+    )
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
 
 
@@ -80,7 +82,15 @@ def test_aida_pq_integer_fast_path_equals_traced_pow(form, pq):
 
 def test_aida_pq_defaults_are_the_paper_fig4_setting():
     h = make("aida_pq").hyper
-    assert (h.b1, h.b2, h.mu, h.learning_rate, h.eps, h.p, h.q) == (0.9, 0.99, 0.0, 1e-3, 1e-50, 1, 2)
+    assert (h.b1, h.b2, h.mu, h.learning_rate, h.eps, h.p, h.q) == (
+        0.9,
+        0.99,
+        0.0,
+        1e-3,
+        1e-50,
+        1,
+        2,
+    )
     assert make("aida_pq").static == {"form": "a"}
 
 
@@ -175,7 +185,9 @@ def test_adamw_equals_optax_adamw():
     got = run_opt(opt, x0, jnp.asarray(g), hp)
     want = _optax_run(optax.adamw(1e-2, weight_decay=0.05), x0, g)
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    w = np.stack(ref.adam(np.asarray(x0), g, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.05))
+    w = np.stack(
+        ref.adam(np.asarray(x0), g, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.05)
+    )
     np.testing.assert_allclose(got, w, rtol=1e-12)
 
 
@@ -202,7 +214,9 @@ def test_dampened_heavy_ball_is_plain_heavy_ball_with_scaled_step():
     a = make("heavy_ball", dampening=True)
     b = make("heavy_ball")
     xa = run_opt(a, x0, jnp.asarray(g), a.hyper._replace(learning_rate=0.05, momentum=0.9))
-    xb = run_opt(b, x0, jnp.asarray(g), b.hyper._replace(learning_rate=0.05 * (1 - 0.9), momentum=0.9))
+    xb = run_opt(
+        b, x0, jnp.asarray(g), b.hyper._replace(learning_rate=0.05 * (1 - 0.9), momentum=0.9)
+    )
     np.testing.assert_allclose(xa, xb, rtol=1e-12)
 
 

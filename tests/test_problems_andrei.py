@@ -91,10 +91,13 @@ def test_gradient_against_central_differences(pid):
     for x in (np.asarray(p.x0), np.asarray(p.x0) + 0.1 * rng.normal(size=10)):
         g = np.asarray(jax.grad(p.value)(jnp.asarray(x)))
         h = 1e-6
-        fd = np.array([
-            (float(p.value(jnp.asarray(x + h * e))) - float(p.value(jnp.asarray(x - h * e)))) / (2 * h)
-            for e in np.eye(10)
-        ])
+        fd = np.array(
+            [
+                (float(p.value(jnp.asarray(x + h * e))) - float(p.value(jnp.asarray(x - h * e))))
+                / (2 * h)
+                for e in np.eye(10)
+            ]
+        )
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(g).max()))
 
 

@@ -16,7 +16,10 @@ def batch(hyper, **values):
     """A Hyper of (G,) arrays: listed fields take the given values, others their default."""
     n = max(len(v) for v in values.values())
     return type(hyper)(
-        **{k: jnp.asarray(values.get(k, [getattr(hyper, k)] * n), jnp.float64) for k in hyper._fields}
+        **{
+            k: jnp.asarray(values.get(k, [getattr(hyper, k)] * n), jnp.float64)
+            for k in hyper._fields
+        }
     )
 
 
@@ -59,7 +62,9 @@ def test_chunking_and_sharding_do_not_change_numbers(monkeypatch):
     p = get_problem("fun5", dim=10)
     opt = entries()["aida_pq"].make()
     h = batch(opt.hyper, learning_rate=[1e-3, 2e-3, 5e-3, 1e-2, 2e-2])
-    ref = runner.make_sweep(p, opt, steps=200, log_every=10, devices=jax.devices()[:1]).run(h, [0, 1])
+    ref = runner.make_sweep(p, opt, steps=200, log_every=10, devices=jax.devices()[:1]).run(
+        h, [0, 1]
+    )
     calls = runner.make_sweep(p, opt, steps=200, log_every=10, blocks_per_call=3).run(h, [0, 1])
     monkeypatch.setattr(runner, "CHUNK_ELEMENTS", 20)  # pieces of 2 grid points, last one padded
     pieces = runner.make_sweep(p, opt, steps=200, log_every=10).run(h, [0, 1])
@@ -73,9 +78,13 @@ def test_grid_point_equals_a_separate_run():
     p = get_problem("fun5", dim=10)
     opt = entries()["adam"].make()
     lrs = [1e-3, 1e-2, 1e-1]
-    sweep = runner.make_sweep(p, opt, steps=150, log_every=5).run(batch(opt.hyper, learning_rate=lrs), [0])
+    sweep = runner.make_sweep(p, opt, steps=150, log_every=5).run(
+        batch(opt.hyper, learning_rate=lrs), [0]
+    )
     for i, lr in enumerate(lrs):
-        single = runner.make_run(p, opt, opt.hyper._replace(learning_rate=lr), steps=150, log_every=5)
+        single = runner.make_run(
+            p, opt, opt.hyper._replace(learning_rate=lr), steps=150, log_every=5
+        )
         np.testing.assert_allclose(sweep.loss[i, 0], single.loss[0, 0], rtol=1e-13)
 
 
@@ -93,7 +102,9 @@ def test_divergence_is_data():
     """sgd with lr = 1 on fun5 blows up: recorded with its first step, metrics NaN after."""
     p = get_problem("fun5")
     opt = entries()["sgd"].make()
-    tr = runner.make_sweep(p, opt, steps=200, log_every=1).run(batch(opt.hyper, learning_rate=[1.0, 1e-4]), [0])
+    tr = runner.make_sweep(p, opt, steps=200, log_every=1).run(
+        batch(opt.hyper, learning_rate=[1.0, 1e-4]), [0]
+    )
     d = int(tr.diverged_step[0, 0])
     assert 0 < d < 200 and int(tr.diverged_step[1, 0]) == -1
     assert np.all(np.isfinite(tr.loss[0, 0, :d])) and np.all(np.isnan(tr.loss[0, 0, d:]))
@@ -116,13 +127,21 @@ def test_seeds_share_random_starts_and_batches():
     def init(key):
         return jax.random.normal(key, (2,))
 
-    noisy = replace(base, loss=loss, sample=sample, init=init, objective=lambda x: base.loss(x, None))
+    noisy = replace(
+        base, loss=loss, sample=sample, init=init, objective=lambda x: base.loss(x, None)
+    )
     sgd, adam = entries()["sgd"].make(), entries()["adam"].make()
-    a = runner.make_sweep(noisy, sgd, steps=20, log_every=1, record_x=True).run(batch(sgd.hyper, learning_rate=[0.1]), [0, 1])
-    b = runner.make_sweep(noisy, adam, steps=20, log_every=1, record_x=True).run(batch(adam.hyper, learning_rate=[0.1]), [0, 1])
+    a = runner.make_sweep(noisy, sgd, steps=20, log_every=1, record_x=True).run(
+        batch(sgd.hyper, learning_rate=[0.1]), [0, 1]
+    )
+    b = runner.make_sweep(noisy, adam, steps=20, log_every=1, record_x=True).run(
+        batch(adam.hyper, learning_rate=[0.1]), [0, 1]
+    )
     np.testing.assert_array_equal(a.x[0, :, 0], b.x[0, :, 0])  # same random start per seed
     assert not np.array_equal(a.x[0, 0, 0], a.x[0, 1, 0])
-    again = runner.make_sweep(noisy, sgd, steps=20, log_every=4, record_x=True).run(batch(sgd.hyper, learning_rate=[0.1]), [0, 1])
+    again = runner.make_sweep(noisy, sgd, steps=20, log_every=4, record_x=True).run(
+        batch(sgd.hyper, learning_rate=[0.1]), [0, 1]
+    )
     np.testing.assert_array_equal(again.x[0, :, -1], a.x[0, :, -1])  # log_every changes nothing
 
 

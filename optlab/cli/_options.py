@@ -31,9 +31,7 @@ Out = Annotated[
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace the files of a non-empty --out folder.")
 ]
-Dtype = Annotated[
-    str, typer.Option("--dtype", help="float64 (default) or float32.")
-]
+Dtype = Annotated[str, typer.Option("--dtype", help="float64 (default) or float32.")]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 HpList = Annotated[
     list[str] | None,

@@ -27,7 +27,9 @@ Examples:
 def list_(
     what: Annotated[str, typer.Argument(help="optimizers or problems")],
     names: Annotated[list[str] | None, typer.Argument(help="Only these ids.")] = None,
-    cite: Annotated[bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")] = False,
+    cite: Annotated[
+        bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")
+    ] = False,
     json_out: Json = False,
 ) -> None:
     from optlab import api
@@ -58,8 +60,16 @@ def list_(
             table.add_column(col, overflow="fold")
         for r in rows:
             fs = "-" if r["f_star"] is None else f"{r['f_star']:.10g}"
-            table.add_row(r["id"], ", ".join(r["aliases"]), str(r["dim"]), r["x0"], fs,
-                          r["f_star_kind"], ", ".join(r["tags"]), r["summary"])
+            table.add_row(
+                r["id"],
+                ", ".join(r["aliases"]),
+                str(r["dim"]),
+                r["x0"],
+                fs,
+                r["f_star_kind"],
+                ", ".join(r["tags"]),
+                r["summary"],
+            )
         out.print(table)
     else:
         raise UsageError(f"cannot list {what!r}: choose 'optimizers' or 'problems'")

@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from optlab.cli._console import err, fmt, guarded, out, print_json
@@ -44,17 +45,57 @@ def build_config(
     )
 
 
+COLUMNS = [  # (summary column, heading); optional ones are shown when present
+    ("final_grad_norm", "final ‖∇f‖"),
+    ("min_grad_norm", "min ‖∇f‖"),
+    ("final_loss", "final f"),
+    ("best_loss", "best f"),
+    ("final_gap", "final f−f*"),
+    ("final_avg_regret", "R_T/T"),
+    ("success_rate", "success"),
+]
+
+
 def summary_table(result) -> Table:
-    table = Table(title=f"{result.manifest['problem']['name']}: {result.config.steps} steps")
+    summary = result.summary
+    several = summary["seeds"].max() > 1
+    title = f"{result.manifest['problem']['name']}: {result.config.steps} steps"
+    table = Table(title=title + (" (medians over seeds)" if several else ""))
     table.add_column("label", overflow="fold")
-    for col in ("seeds", "final ‖∇f‖", "min ‖∇f‖", "final f", "best f", "final f−f*"):
-        table.add_column(col, justify="right")
+    table.add_column("seeds", justify="right")
+    shown = [(c, h) for c, h in COLUMNS if c in summary.columns and summary[c].notna().any()]
+    for _, heading in shown:
+        table.add_column(heading, justify="right")
     table.add_column("diverged", justify="right", no_wrap=True, min_width=8)
-    for row in result.summary.itertuples():
-        div = "no" if row.diverged == 0 else f"[red]{row.diverged}/{row.seeds} at {row.first_diverged_step}[/]"
+    for _, row in summary.iterrows():
+        n_div = row["diverged"]
+        div = (
+            "no"
+            if n_div == 0
+            else f"[red]{n_div}/{row['seeds']} at {row['first_diverged_step']}[/]"
+        )
+        cells = [f"{100 * row[c]:.0f} %" if c == "success_rate" else fmt(row[c]) for c, _ in shown]
+        table.add_row(escape(row["label"]), str(row["seeds"]), *cells, div)
+    return table
+
+
+def best_per_optimizer(result) -> Table | None:
+    """With a grid: each optimizer's best label by mean final f - f* (or f)."""
+    s = result.summary
+    key = "final_gap_mean" if s["final_gap_mean"].notna().any() else "final_loss_mean"
+    if s.groupby("optimizer").size().max() < 2 or s[key].isna().all():
+        return None
+    table = Table(
+        title=f"best per optimizer (mean final {'f−f*' if 'gap' in key else 'f'} over seeds)"
+    )
+    for col in ("optimizer", "label", "mean", "± s.e."):
+        table.add_column(col, justify="left" if col in ("optimizer", "label") else "right")
+    for opt_id, df in s.groupby("optimizer", sort=False):
+        if df[key].isna().all():
+            continue
+        row = df.loc[df[key].idxmin()]
         table.add_row(
-            row.label, str(row.seeds), fmt(row.final_grad_norm), fmt(row.min_grad_norm),
-            fmt(row.final_loss), fmt(row.best_loss), fmt(row.final_gap), div,
+            opt_id, escape(row["label"]), fmt(row[key]), fmt(row[key.replace("_mean", "_sem")])
         )
     return table
 
@@ -64,16 +105,31 @@ def _progress_bar(enabled: bool):
         return None, None
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("running"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                   TimeElapsedColumn(), console=err, transient=True)
+    bar = Progress(
+        TextColumn("running"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = bar.add_task("run", total=1.0)
     return bar, lambda frac: bar.update(task, completed=frac)
 
 
 @guarded
 def run(
-    problem: Annotated[str, typer.Argument(help="Problem id or alias, e.g. fun5, tridia, 'quadratic[gamma=10]'.")],
-    opt: Annotated[list[str] | None, typer.Option("--opt", "-o", help="Optimizer id, or 'id[key=value,...]' (repeatable; default aida_pq).")] = None,
+    problem: Annotated[
+        str, typer.Argument(help="Problem id or alias, e.g. fun5, tridia, 'quadratic[gamma=10]'.")
+    ],
+    opt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--opt",
+            "-o",
+            help="Optimizer id, or 'id[key=value,...]' (repeatable; default aida_pq).",
+        ),
+    ] = None,
     lr: Annotated[str | None, typer.Option("--lr", "--eta", help="Learning rate(s).")] = None,
     b1: Values = None,
     b2: Values = None,
@@ -82,21 +138,55 @@ def run(
     p: Values = None,
     q: Values = None,
     hp: HpList = None,
-    dim: Annotated[int | None, typer.Option(help="Problem dimension (Andrei suite: default 100).")] = None,
+    dim: Annotated[
+        int | None, typer.Option(help="Problem dimension (Andrei suite: default 100).")
+    ] = None,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 10_000,
-    log_every: Annotated[int | None, typer.Option(help="Record every N steps (default steps/1000).")] = None,
+    log_every: Annotated[
+        int | None, typer.Option(help="Record every N steps (default steps/1000).")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds 0..N-1 (vmapped).")] = 1,
     root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,
-    record_x: Annotated[bool, typer.Option("--record-x", help="Write the iterates x_0.. to trace.csv.")] = False,
+    record_x: Annotated[
+        bool,
+        typer.Option(
+            "--record-x",
+            help="Write the iterates x_0.. to trace.csv (always for 1-D and 2-D problems).",
+        ),
+    ] = False,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="Learning-rate schedule for every optimizer: constant or inv_sqrt (lr/sqrt(t))."
+        ),
+    ] = "constant",
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics", help="Effective step sizes and the S1/S2 sums as trace columns."
+        ),
+    ] = False,
     out_dir: Out = None,
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",
     json_out: Json = False,
 ) -> None:
     config = build_config(
-        problem, opt, {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q}, hp, dim,
-        steps=steps, log_every=log_every, seeds=seeds, root_seed=root_seed, record_x=record_x,
-        out=out_dir, overwrite=overwrite, dtype=dtype,
+        problem,
+        opt,
+        {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q},
+        hp,
+        dim,
+        steps=steps,
+        log_every=log_every,
+        seeds=seeds,
+        root_seed=root_seed,
+        record_x=record_x,
+        out=out_dir,
+        overwrite=overwrite,
+        dtype=dtype,
+        schedule=schedule,
+        diagnostics=diagnostics,
     )
     from optlab import api  # JAX is imported here, not at `optlab --help`
 
@@ -108,10 +198,18 @@ def run(
         result = api.run(config)
     paths = [str(p) for p in result.paths]
     if json_out:
-        print_json({"out_dir": str(result.out_dir), "paths": paths,
-                    "summary": result.summary.to_dict(orient="records")})
+        print_json(
+            {
+                "out_dir": str(result.out_dir),
+                "paths": paths,
+                "summary": result.summary.to_dict(orient="records"),
+            }
+        )
         return
     out.print(summary_table(result))
+    best = best_per_optimizer(result)
+    if best is not None:
+        out.print(best)
     m = result.manifest
     err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:

@@ -32,8 +32,11 @@ def hp_columns(runs: Sequence[RunMeta]) -> list[str]:
     return [f"hp_{n}" for n in names]
 
 
-def trace_frame(problem: str, runs, steps, metrics: dict, diverged_step, x=None) -> pd.DataFrame:
-    """``metrics[name]`` is (N, R); ``diverged_step`` (N,); ``x`` (N, R, d) or None."""
+def trace_frame(
+    problem: str, runs, steps, metrics: dict, diverged_step, x=None, extras=None
+) -> pd.DataFrame:
+    """``metrics[name]`` is (N, R); ``diverged_step`` (N,); ``x`` (N, R, d) or None;
+    ``extras[name]`` is a list of N arrays (R,) or None (runs without that column: NaN)."""
     n, r = len(runs), len(steps)
     steps = np.asarray(steps)
     div = np.asarray(diverged_step)
@@ -57,12 +60,20 @@ def trace_frame(problem: str, runs, steps, metrics: dict, diverged_step, x=None)
         xs = np.asarray(x).reshape(n * r, -1)
         for j in range(xs.shape[1]):
             cols[f"x_{j}"] = xs[:, j]
+    for name, per_run in (extras or {}).items():
+        blank = np.full(r, np.nan)
+        cols[name] = np.concatenate([blank if a is None else np.asarray(a, float) for a in per_run])
     return pd.DataFrame(cols)
 
 
-def runs_frame(trace: pd.DataFrame, diverged_step, steps: int) -> pd.DataFrame:
-    """One row per run: identifying columns, ``hp_*``, final and best values."""
+FINAL_EXTRAS = ["regret", "avg_regret", "S1", "S2"]
+
+
+def runs_frame(trace: pd.DataFrame, diverged_step, steps: int, success=None) -> pd.DataFrame:
+    """One row per run: identifying columns, ``hp_*``, final and best values, and
+    ``success`` when the problem defines it (``success[run_id]``)."""
     hp = [c for c in trace.columns if c.startswith("hp_")]
+    extra = [c for c in FINAL_EXTRAS if c in trace.columns]
     rows = []
     for (run_id,), df in trace.groupby(["run_id"], sort=True):
         last = df.iloc[-1]
@@ -80,6 +91,8 @@ def runs_frame(trace: pd.DataFrame, diverged_step, steps: int) -> pd.DataFrame:
                 "diverged": div >= 0,
                 "diverged_step": div,
                 "steps": steps,
+                **{f"final_{c}": last[c] for c in extra},
+                **({"success": bool(success[run_id])} if success is not None else {}),
             }
         )
     return pd.DataFrame(rows)
@@ -99,18 +112,29 @@ SUMMARY_VALUES = ["final_grad_norm", "min_grad_norm", "final_loss", "best_loss",
 
 
 def summary_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per label: seeds, medians over seeds of the final values, divergence count and the
-    earliest divergence step (-1 if none)."""
+    """Per label: seeds; for each final value its median, 25 % and 75 % quantiles, mean and
+    standard error of the mean over seeds (NaN-aware: a diverged run has NaN finals);
+    the divergence count and earliest step; the success rate when defined."""
+    candidates = SUMMARY_VALUES + ["final_dist"] + [f"final_{e}" for e in FINAL_EXTRAS]
+    values = [c for c in candidates if c in runs.columns]
     rows = []
     for label, df in runs.groupby("label", sort=False):
         div = df[df["diverged"]]
-        rows.append(
-            {
-                "label": label,
-                "seeds": len(df),
-                **{c: _nanmedian(df[c]) for c in SUMMARY_VALUES},
-                "diverged": int(len(div)),
-                "first_diverged_step": int(div["diverged_step"].min()) if len(div) else -1,
-            }
-        )
+        row = {"label": label, "optimizer": df["optimizer"].iloc[0], "seeds": len(df)}
+        for c in values:
+            v = df[c].to_numpy(dtype=float)
+            ok = v[~np.isnan(v)]
+            row[c] = _nanmedian(df[c])
+            row[f"{c}_q25"], row[f"{c}_q75"] = (
+                (float(np.quantile(ok, 0.25)), float(np.quantile(ok, 0.75)))
+                if ok.size
+                else (np.nan, np.nan)
+            )
+            row[f"{c}_mean"] = float(ok.mean()) if ok.size else np.nan
+            row[f"{c}_sem"] = float(ok.std(ddof=1) / np.sqrt(ok.size)) if ok.size > 1 else np.nan
+        row["diverged"] = int(len(div))
+        row["first_diverged_step"] = int(div["diverged_step"].min()) if len(div) else -1
+        if "success" in df.columns:
+            row["success_rate"] = float(df["success"].mean())
+        rows.append(row)
     return pd.DataFrame(rows)

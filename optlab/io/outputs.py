@@ -29,7 +29,8 @@ def check_out_dir(path: Path, overwrite: bool) -> Path:
         raise UsageError(f"--out {path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UsageError(
-            f"--out {path} is not empty; pass --overwrite to replace its files, or choose another folder"
+            f"--out {path} is not empty; pass --overwrite to replace its files, "
+            "or choose another folder"
         )
     return path
 

@@ -18,10 +18,8 @@ tree_map = jax.tree_util.tree_map
 
 def static_int(value) -> int | None:
     """``value`` as an int when it is a concrete Python number with an integer value."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if float(value).is_integer():
-            return int(value)
-    return None
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return int(value) if is_number and float(value).is_integer() else None
 
 
 def ipow(x, e):

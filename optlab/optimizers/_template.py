@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from optlab.optimizers._common import init_count, step_from, tree_map, zeros_like_tree
-from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
 REFERENCE = "Author (year), title, Alg. N"

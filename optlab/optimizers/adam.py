@@ -54,21 +54,38 @@ def adam_moments(state, grads, h, eps_mode):
     m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, grads)
     add = h.eps if eps_mode == "E5" else 0.0
     v = tree_map(lambda v, g: h.b2 * v + (1 - h.b2) * g * g + add, state.v, grads)
-    bc1, bc2 = bias_corrections(count, h.b1, h.b2)
+    new = State(count, m, v)
+    bc1 = bias_corrections(count, h.b1, h.b2)[0]
+    den = denominators(new, h, eps_mode)
+    return new, tree_map(lambda m, d: safe_div(m / bc1, d), m, den)
 
-    def direction(m, v):
-        m_hat, v_hat = m / bc1, v / bc2
+
+def denominators(state, h, eps_mode):
+    """What the bias-corrected momentum is divided by, per eps placement (section 1.2)."""
+    _, bc2 = bias_corrections(state.count, h.b1, h.b2)
+
+    def den(v):
+        v_hat = v / bc2
         if eps_mode == "E1":
-            return safe_div(m_hat, jnp.sqrt(v_hat) + h.eps)
+            return jnp.sqrt(v_hat) + h.eps
         if eps_mode == "E2":
-            return safe_div(m_hat, jnp.sqrt(v_hat + h.eps))
+            return jnp.sqrt(v_hat + h.eps)
         if eps_mode == "E3":
-            return safe_div(m_hat, jnp.sqrt(v_hat + h.eps / bc2))
+            return jnp.sqrt(v_hat + h.eps / bc2)
         if eps_mode == "E4":
-            return safe_div(m_hat, jnp.sqrt(v_hat) + h.eps / jnp.sqrt(bc2))
-        return safe_div(m_hat, jnp.sqrt(v_hat))  # E5: eps is already in v
+            return jnp.sqrt(v_hat) + h.eps / jnp.sqrt(bc2)
+        return jnp.sqrt(v_hat)  # E5: eps is already in v
 
-    return State(count, m, v), tree_map(direction, m, v)
+    return tree_map(den, state.v)
+
+
+def diagnostics(grads, state, h, static):
+    """Effective elementwise step lr / denominator, and the denominator itself."""
+    den = denominators(state, h, static.get("eps_mode", "E1"))
+    return {
+        "step_size": tree_map(lambda d: safe_div(h.learning_rate * jnp.ones_like(d), d), den),
+        "denominator": den,
+    }
 
 
 def check_eps_mode(eps_mode: str) -> None:
@@ -98,6 +115,7 @@ ENTRY = OptimizerEntry(
     eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
     decay="none",
     static_choices={"eps_mode": EPS_MODES},
+    diagnostics=diagnostics,
     bibtex="""@inproceedings{kingma2015adam,
   title     = {Adam: A Method for Stochastic Optimization},
   author    = {Kingma, Diederik P. and Ba, Jimmy},

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from optlab.optimizers._common import init_count, step_from, zeros_like_tree
 from optlab.optimizers._entry import OptimizerEntry
-from optlab.optimizers.adam import EPS_MODES, State, adam_moments, check_eps_mode
+from optlab.optimizers.adam import EPS_MODES, State, adam_moments, check_eps_mode, diagnostics
 from optlab.types import Optimizer
 
 REFERENCE = "Loshchilov & Hutter (2019), Decoupled Weight Decay Regularization, Alg. 2"
@@ -54,6 +54,7 @@ ENTRY = OptimizerEntry(
     eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
     decay="weight_decay: decoupled, scaled by lr",
     static_choices={"eps_mode": EPS_MODES},
+    diagnostics=diagnostics,
     bibtex="""@inproceedings{loshchilov2019decoupled,
   title     = {Decoupled Weight Decay Regularization},
   author    = {Loshchilov, Ilya and Hutter, Frank},

@@ -22,7 +22,8 @@ with the recommended (p, q) = (1, 2).
 
 Numerics (optimizers.md section 2.1): form a is evaluated as
 rho = |m_hat| / (r_hat + eps/bc2)^{1/p}, d = sgn(m) rho^q, which avoids overflow of
-|m|^q and (r + eps)^{q/p} separately; form b as |m_hat|^q / ((r_hat^{1/p})^q + eps/(bc1^q bc2^{q/p})).
+|m|^q and (r + eps)^{q/p} separately; form b as
+|m_hat|^q / ((r_hat^{1/p})^q + eps/(bc1^q bc2^{q/p})).
 A coordinate with r = 0 and eps = 0 (so m = 0 too) gets d = 0, not 0/0.
 
 Departures from the paper: Alg. 1 lines 5-6 print m <- (1 - b1) m + b1 g; eqs. (3), (12),
@@ -80,23 +81,43 @@ def make(form: str = "a") -> Optimizer:
         count = state.count + 1
         m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, grads)
         r = tree_map(lambda r, g: h.b2 * r + (1 - h.b2) * ipow(jnp.abs(g), h.p), state.r, grads)
-        bc1, bc2 = bias_corrections(count, h.b1, h.b2)
-        if form == "a":
-
-            def direction(m, r):
-                return signed_pow(safe_div(m / bc1, root((r + h.eps) / bc2, h.p)), h.q)
-
-        else:
-            eps_hat = h.eps / (ipow(bc1, h.q) * ipow(root(bc2, h.p), h.q))
-
-            def direction(m, r):
-                return safe_div(signed_pow(m / bc1, h.q), ipow(root(r / bc2, h.p), h.q) + eps_hat)
-
-        d = tree_map(direction, m, r)
-        new = step_from(params, d, h.learning_rate, mu=h.mu)
-        return new, State(count, m, r)
+        state = State(count, m, r)
+        new = step_from(params, direction(state, h, form), h.learning_rate, mu=h.mu)
+        return new, state
 
     return Optimizer("aida_pq", init, step, Hyper(), {"form": form}, REFERENCE)
+
+
+def direction(state, h, form):
+    """d_t of eq. (14a) / (14b), evaluated as described in the module docstring."""
+    bc1, bc2 = bias_corrections(state.count, h.b1, h.b2)
+    if form == "a":
+
+        def one(m, r):
+            return signed_pow(safe_div(m / bc1, root((r + h.eps) / bc2, h.p)), h.q)
+
+    else:
+        eps_hat = h.eps / (ipow(bc1, h.q) * ipow(root(bc2, h.p), h.q))
+
+        def one(m, r):
+            return safe_div(signed_pow(m / bc1, h.q), ipow(root(r / bc2, h.p), h.q) + eps_hat)
+
+    return tree_map(one, state.m, state.r)
+
+
+def diagnostics(grads, state, h, static):
+    """step_size = lr d_t / m_hat_t (the effective elementwise step; seed 003 Figs. 1-2) and
+    the denominator (r_hat + eps/bc2)^(q/p) (form a) or r_hat^(q/p) + eps_hat (form b)."""
+    form = static.get("form", "a")
+    bc1, bc2 = bias_corrections(state.count, h.b1, h.b2)
+    d = direction(state, h, form)
+    step = tree_map(lambda d, m: safe_div(h.learning_rate * d, m / bc1), d, state.m)
+    if form == "a":
+        den = tree_map(lambda r: ipow(root((r + h.eps) / bc2, h.p), h.q), state.r)
+    else:
+        eps_hat = h.eps / (ipow(bc1, h.q) * ipow(root(bc2, h.p), h.q))
+        den = tree_map(lambda r: ipow(root(r / bc2, h.p), h.q) + eps_hat, state.r)
+    return {"step_size": step, "denominator": den}
 
 
 ENTRY = OptimizerEntry(
@@ -109,6 +130,7 @@ ENTRY = OptimizerEntry(
     bounds={"p": (1.0, None, "[]"), "q": (1.0, None, "[]")},
     integer_hypers=("p", "q"),
     static_choices={"form": ("a", "b")},
+    diagnostics=diagnostics,
     bibtex="""@article{zhang2021aida,
   title   = {Extending {AdamW} by Leveraging Its Second Moment and Magnitude},
   author  = {Zhang, Guoqiang and Niwa, Kenta and Kleijn, W. Bastiaan},

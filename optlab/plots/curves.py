@@ -5,6 +5,8 @@ With several seeds a label is drawn as its median with a labelled 25-75 % band.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -15,10 +17,30 @@ METRIC_NAMES = {
     "loss": r"$f(x_t)$",
     "gap": r"$f(x_t) - f^*$",
     "dist": r"$\|x_t - x^*\|_2$",
+    "regret": r"regret $R_t$",
+    "avg_regret": r"average regret $R_t/t$",
+    "x_0": r"$x_t$",
+    "S1": r"$S_1(t)$",
+    "S2": r"$S_2(t)$",
 }
 
 
-def convergence(trace: pd.DataFrame, metric: str = "grad_norm", title: str | None = None):
+def figures_for(trace: pd.DataFrame, metrics, log_log: bool = False) -> dict:
+    """One figure per metric the problem names (first one = ``convergence``), skipping
+    metrics the trace does not have or that are all NaN."""
+    usable = [m for m in metrics if m in trace.columns and trace[m].notna().any()]
+    if not usable:
+        usable = ["grad_norm"]
+    figs = {}
+    for k, metric in enumerate(usable):
+        name = "convergence" if k == 0 else metric
+        figs[name] = convergence(trace, metric, log_x=log_log)
+    return figs
+
+
+def convergence(
+    trace: pd.DataFrame, metric: str = "grad_norm", title: str | None = None, log_x: bool = False
+):
     labels = list(dict.fromkeys(trace["label"]))
     fig, ax = new_figure()
     for color, label in zip(colors(len(labels)), labels, strict=True):
@@ -29,13 +51,19 @@ def convergence(trace: pd.DataFrame, metric: str = "grad_norm", title: str | Non
         if values.shape[1] == 1:
             ax.plot(steps, values[:, 0], color=color, lw=1.4, label=label)
             continue
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # all-NaN steps (every seed diverged) stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(values, axis=1)
             lo, hi = np.nanpercentile(values, [25, 75], axis=1)
         n = values.shape[1]
         ax.plot(steps, med, color=color, lw=1.4, label=f"{label} (median of {n} seeds)")
         ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0, label=f"{label} 25-75 %")
-    ax.set_yscale("log")
+    finite = trace[metric].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and finite.min() >= 0 and finite.max() > 0:
+        ax.set_yscale("log")  # zeros (an exact minimiser) are not drawn on a log axis
+    if log_x:
+        ax.set_xscale("log")
     ax.set_xlabel("step t")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     problem = trace["problem"].iloc[0] if len(trace) else ""
