@@ -18,7 +18,7 @@ import numpy as np
 
 from optlab import labels, registry
 from optlab._jax import jax
-from optlab.config import RunConfig
+from optlab.config import RunConfig, TrajectoryConfig
 from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
 from optlab.io import frames, outputs
@@ -177,6 +177,17 @@ class _Collector:
 
 
 def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
+    """``optlab run``: every optimizer's grid on the problem; tables, curves, manifest."""
+    return _run(config, progress, command="run")
+
+
+def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | None = None):
+    """``optlab trajectory``: a run on a 2-D problem plus its paths over the loss landscape
+    (``trajectory.png``) and, with ``config.gif``, an animation (``trajectory.gif``)."""
+    return _run(config, progress, command="trajectory", two_d=True)
+
+
+def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
     t_start = time.perf_counter()
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
@@ -188,6 +199,11 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
     if log_every < 1:
         raise UsageError(f"--log-every must be >= 1, got {log_every}")
     problem = resolve_problem(config.problem, config.problem_options)
+    if two_d and problem.dim != 2:
+        raise UsageError(
+            f"trajectory needs a 2-D problem; {problem.name} has dimension {problem.dim} "
+            "(see `optlab list problems`, tag 2d)"
+        )
     shared = {k: list(v) for k, v in config.hyper}
     plans = [plan_optimizer(spec, shared) for spec in config.optimizers]
     all_labels = [lab for p in plans for lab in p.labels]
@@ -195,7 +211,7 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
         dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
         raise UsageError(f"the run {dup!r} is asked for twice")
     check_dtype(config.dtype, plans, problem)
-    out_dir = Path(config.out) if config.out else outputs.default_out_dir("run", problem.name)
+    out_dir = Path(config.out) if config.out else outputs.default_out_dir(command, problem.name)
     outputs.check_out_dir(out_dir, config.overwrite)
 
     dtype = DTYPES[config.dtype]
@@ -240,12 +256,28 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
     from optlab.plots.curves import figures_for
 
     figures = figures_for(trace_df, problem.metrics, log_log="loglog" in problem.tags)
+    animations = {}
+    if two_d:
+        figures["trajectory"], animations = _trajectory_figures(problem, trace_df, config)
     manifest = _manifest(
         config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds
     )
     tables = {"trace": trace_df, "runs": runs_df, "summary": summary_df}
-    paths = outputs.write_outputs(out_dir, tables, figures, manifest)
+    paths = outputs.write_outputs(out_dir, tables, figures, manifest, animations)
     return RunResult(config, trace_df, runs_df, summary_df, manifest, out_dir, paths)
+
+
+def _trajectory_figures(problem, trace_df, config):
+    from optlab.landscape import landscape_for
+    from optlab.plots import trajectories
+
+    land = landscape_for(problem, trace_df, config.resolution)
+    title = f"{problem.name}: {config.steps} steps"
+    fig = trajectories.paths_figure(land, trace_df, title)
+    anims = {}
+    if config.gif:
+        anims["trajectory"] = trajectories.paths_animation(land, trace_df, title, config.frames)
+    return fig, anims
 
 
 def _diagnostics(plan: Planned, wanted: bool):

@@ -34,3 +34,14 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrajectoryConfig(RunConfig):
+    """``optlab trajectory``: a run on a 2-D problem drawn over its loss landscape."""
+
+    problem: str = "rosenbrock"
+    steps: int = 500
+    gif: bool = False
+    resolution: int = 200  # mesh points per axis for the contour plot
+    frames: int = 60  # animation frames (GIF)

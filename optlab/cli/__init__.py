@@ -10,6 +10,7 @@ import typer
 from optlab.cli import info as _info
 from optlab.cli import list_ as _list
 from optlab.cli import run as _run
+from optlab.cli import trajectory as _trajectory
 
 app = typer.Typer(
     name="optlab",
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run", help=_run.HELP, rich_help_panel="Run")(_run.run)
+app.command("trajectory", help=_trajectory.HELP, rich_help_panel="Run")(_trajectory.trajectory)
 app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 

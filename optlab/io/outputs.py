@@ -60,12 +60,21 @@ def write_figure(fig, path: Path, dpi: int = 120) -> Path:
     return path
 
 
-def write_outputs(out_dir: Path, tables: dict, figures: dict, manifest: dict) -> list[Path]:
-    """Write ``{name: DataFrame}`` as CSV, ``{name: Figure}`` as PNG, and manifest.json.
+def write_animation(anim, path: Path, fps: int = 15) -> Path:
+    from matplotlib.animation import PillowWriter
 
-    Returns every path written, in that order."""
+    anim.save(path, writer=PillowWriter(fps=fps))
+    return path
+
+
+def write_outputs(
+    out_dir: Path, tables: dict, figures: dict, manifest: dict, animations: dict | None = None
+) -> list[Path]:
+    """Write ``{name: DataFrame}`` as CSV, ``{name: Figure}`` as PNG, ``{name: Animation}``
+    as GIF, and manifest.json. Returns every path written, in that order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [write_table(df, out_dir / f"{name}.csv") for name, df in tables.items()]
     paths += [write_figure(fig, out_dir / f"{name}.png") for name, fig in figures.items()]
+    paths += [write_animation(a, out_dir / f"{name}.gif") for name, a in (animations or {}).items()]
     paths.append(write_json(manifest, out_dir / "manifest.json"))
     return paths
