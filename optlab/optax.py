@@ -27,13 +27,18 @@ def transformation(name: str, **kwargs):
         raise TypeError(f"{name} has no hyperparameter {sorted(unknown)}")
     hyper = opt.hyper._replace(**numeric)
 
+    def typed(params):
+        """Hyperparameters in the parameters' float dtype (float32 stays float32)."""
+        dtype = jax.numpy.result_type(*jax.tree_util.tree_leaves(params))
+        return jax.tree_util.tree_map(lambda v: jax.numpy.asarray(v, dtype), hyper)
+
     def init(params):
-        return opt.init(params, hyper)
+        return opt.init(params, typed(params))
 
     def update(updates, state, params=None):
         if params is None:
             raise ValueError(f"optlab.optax.{name} needs params in update()")
-        new, state = opt.step(params, updates, state, hyper)
+        new, state = opt.step(params, updates, state, typed(params))
         return jax.tree_util.tree_map(lambda a, b: a - b, new, params), state
 
     return optax.GradientTransformation(init, update)

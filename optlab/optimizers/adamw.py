@@ -9,6 +9,9 @@ multiplier eta_t of the paper is folded into the learning rate). Static ``eps_mo
 Defaults: lr = 1e-3, (0.9, 0.999), eps = 1e-8, weight_decay = 1e-2 (torch's default;
 optax uses 1e-4). The Aida paper's "AdamW" is the un-scaled form: ``aida_pq`` with
 (p, q) = (2, 1) and ``mu``.
+
+Departures: none in E1; the decay multiplies x_{t-1} before the Adam step is subtracted,
+as in torch and optax.
 """
 
 from __future__ import annotations

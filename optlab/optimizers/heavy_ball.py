@@ -11,6 +11,7 @@ Static: ``dampening`` (EMA form, equal to the plain form with lr*(1-momentum)),
 Reference: Polyak (1964); seed 000 eqs. (1)-(2) with alpha = 1; optimizers.md 3.2-3.3.
 The plain form equals ``optax.sgd(lr, momentum)`` and ``torch.optim.SGD(momentum=...)``;
 torch's ``dampening`` differs at t = 1 (it starts the buffer at g_1 undampened).
+Departures: none (the seed's alpha, a gradient scale, is 1).
 """
 
 from __future__ import annotations

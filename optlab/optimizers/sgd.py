@@ -2,7 +2,7 @@
 
 Update: x_t = x_{t-1} - lr * g_t (g_t = grad f(x_{t-1})).
 Symbols -> hyperparameters: eta -> ``learning_rate``.
-Reference: Robbins & Monro (1951); optimizers.md section 3.1. No departures.
+Reference: Robbins & Monro (1951); optimizers.md section 3.1. Departures: none.
 """
 
 from __future__ import annotations
