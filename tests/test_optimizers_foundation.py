@@ -238,3 +238,27 @@ def test_optax_view_trains_like_the_optlab_step():
     assert np.all(np.isfinite(np.asarray(u)))
     with pytest.raises(TypeError):
         olx.adam(momentum=0.9)
+
+
+@pytest.mark.parametrize("oid", ["sgd", "heavy_ball", "adam"])
+def test_l2_equals_adding_half_lambda_norm_squared_to_f(oid):
+    """optimizers.md 6.22: coupled decay l2 = lambda is the gradient of f + lambda/2 ||x||^2."""
+    from problems import get_problem
+
+    p = get_problem("fun5", dim=6)
+    lam = 0.3
+    opt = make(oid)
+
+    def go(loss, hyper):
+        grad = jax.grad(loss)
+
+        def body(c, _):
+            x, s = opt.step(c[0], grad(c[0]), c[1], hyper)
+            return (x, s), x
+
+        return jax.lax.scan(body, (p.x0, opt.init(p.x0, hyper)), None, length=100)[1]
+
+    h = opt.hyper._replace(learning_rate=1e-3)
+    a = go(p.value, h._replace(l2=lam))
+    b = go(lambda x: p.value(x) + 0.5 * lam * jnp.sum(x * x), h)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)

@@ -8,7 +8,9 @@ Update, t = 1, 2, ...::
 with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
 
 Symbols -> hyperparameters: alpha -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
-epsilon -> ``eps``. Static ``eps_mode`` selects where eps goes (optimizers.md section 1.2):
+epsilon -> ``eps``, ``l2``: coupled decay g <- g + l2 x before the moments (torch's Adam
+``weight_decay``; for the decoupled form use ``adamw``).
+Static ``eps_mode`` selects where eps goes (optimizers.md section 1.2):
 E1 m_hat/(sqrt(v_hat)+eps) (paper Alg. 1, torch, optax); E2 m_hat/sqrt(v_hat+eps);
 E3 m_hat/sqrt(v_hat+eps/bc2) (the Aida paper's "Adam"); E4 m_hat/(sqrt(v_hat)+eps/sqrt(bc2))
 (Kingma & Ba's "efficient" form, TF1); E5 eps added to the v-EMA every step.
@@ -23,6 +25,7 @@ from optlab._jax import jnp
 from optlab.optimizers._common import (
     bias_corrections,
     init_count,
+    l2_coupled,
     safe_div,
     step_from,
     tree_map,
@@ -40,6 +43,7 @@ class Hyper(NamedTuple):
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
+    l2: float = 0.0
 
 
 class State(NamedTuple):
@@ -101,7 +105,7 @@ def make(eps_mode: str = "E1") -> Optimizer:
         return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
 
     def step(params, grads, state, h):
-        state, d = adam_moments(state, grads, h, eps_mode)
+        state, d = adam_moments(state, l2_coupled(grads, params, h.l2), h, eps_mode)
         return step_from(params, d, h.learning_rate), state
 
     return Optimizer("adam", init, step, Hyper(), {"eps_mode": eps_mode}, REFERENCE)
@@ -113,7 +117,7 @@ ENTRY = OptimizerEntry(
     summary="Adam: bias-corrected EMAs of g and g^2",
     paper=REFERENCE,
     eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
-    decay="none",
+    decay="l2: coupled (g + l2 x)",
     static_choices={"eps_mode": EPS_MODES},
     diagnostics=diagnostics,
     bibtex="""@inproceedings{kingma2015adam,

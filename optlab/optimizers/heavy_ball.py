@@ -5,7 +5,8 @@ Update (m_0 = 0)::
     m_t = momentum * m_{t-1} + g_t          (dampening=True: momentum*m + (1-momentum) g)
     x_t = x_{t-1} - lr * m_t                (nesterov=True: x - lr (g_t + momentum m_t))
 
-Symbols -> hyperparameters: gamma (step) -> ``learning_rate``, beta -> ``momentum``.
+Symbols -> hyperparameters: gamma (step) -> ``learning_rate``, beta -> ``momentum``,
+``l2``: coupled decay g <- g + l2 x (torch's ``weight_decay``).
 Static: ``dampening`` (EMA form, equal to the plain form with lr*(1-momentum)),
 ``nesterov``.
 Reference: Polyak (1964); seed 000 eqs. (1)-(2) with alpha = 1; optimizers.md 3.2-3.3.
@@ -18,7 +19,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from optlab.optimizers._common import init_count, step_from, tree_map, zeros_like_tree
+from optlab.optimizers._common import (
+    init_count,
+    l2_coupled,
+    step_from,
+    tree_map,
+    zeros_like_tree,
+)
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
@@ -28,6 +35,7 @@ REFERENCE = "Polyak (1964); Zhang et al. arXiv:2112.06125 eqs. (1)-(2)"
 class Hyper(NamedTuple):
     learning_rate: float = 1e-3
     momentum: float = 0.9
+    l2: float = 0.0
 
 
 class State(NamedTuple):
@@ -42,6 +50,7 @@ def make(dampening: bool = False, nesterov: bool = False) -> Optimizer:
 
     def step(params, grads, state, h):
         b = h.momentum
+        grads = l2_coupled(grads, params, h.l2)
         if dampening:
             m = tree_map(lambda m, g: b * m + (1 - b) * g, state.m, grads)
         else:
@@ -59,7 +68,7 @@ ENTRY = OptimizerEntry(
     summary="Polyak heavy ball m <- beta m + g, x <- x - lr m (seed 000 eqs. 1-2)",
     paper=REFERENCE,
     eps="-",
-    decay="none",
+    decay="l2: coupled (g + l2 x)",
     static_choices={"dampening": (False, True), "nesterov": (False, True)},
     bibtex="""@article{polyak1964some,
   title   = {Some methods of speeding up the convergence of iteration methods},

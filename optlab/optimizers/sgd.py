@@ -1,7 +1,8 @@
 """Plain gradient descent.
 
-Update: x_t = x_{t-1} - lr * g_t (g_t = grad f(x_{t-1})).
-Symbols -> hyperparameters: eta -> ``learning_rate``.
+Update: x_t = x_{t-1} - lr * g_t (g_t = grad f(x_{t-1}) + l2 * x_{t-1}).
+Symbols -> hyperparameters: eta -> ``learning_rate``, lambda -> ``l2`` (coupled decay, as
+``torch.optim.SGD(weight_decay=...)``).
 Reference: Robbins & Monro (1951); optimizers.md section 3.1. Departures: none.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from optlab.optimizers._common import init_count, step_from
+from optlab.optimizers._common import init_count, l2_coupled, step_from
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
@@ -18,6 +19,7 @@ REFERENCE = "Robbins & Monro (1951); optimizers.md 3.1"
 
 class Hyper(NamedTuple):
     learning_rate: float = 1e-3
+    l2: float = 0.0
 
 
 class State(NamedTuple):
@@ -30,6 +32,7 @@ def make() -> Optimizer:
         return State(init_count())
 
     def step(params, grads, state, h):
+        grads = l2_coupled(grads, params, h.l2)
         return step_from(params, grads, h.learning_rate), State(state.count + 1)
 
     return Optimizer("sgd", init, step, Hyper(), {}, REFERENCE)
@@ -41,7 +44,7 @@ ENTRY = OptimizerEntry(
     summary="gradient descent x <- x - lr g",
     paper=REFERENCE,
     eps="-",
-    decay="none",
+    decay="l2: coupled (g + l2 x)",
     bibtex="""@article{robbins1951stochastic,
   title   = {A Stochastic Approximation Method},
   author  = {Robbins, Herbert and Monro, Sutton},
