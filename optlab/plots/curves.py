@@ -74,3 +74,29 @@ def convergence(
         heading += f" ({len(labels)} configurations)"
     ax.set_title(heading, fontsize=10)
     return fig
+
+
+def suite_grid(traces: dict, metric: str = "grad_norm", title: str = "", ncols: int = 5):
+    """One panel per problem (``traces`` maps a problem name to its trace DataFrame), one
+    line per label, log y: the layout of the Aida paper's Fig. 4."""
+    from matplotlib.figure import Figure
+
+    names = list(traces)
+    nrows = -(-len(names) // ncols)
+    fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        trace = traces[name]
+        labels = list(dict.fromkeys(trace["label"]))
+        for color, label in zip(colors(len(labels)), labels, strict=True):
+            df = trace[(trace["label"] == label) & (trace["seed"] == trace["seed"].min())]
+            ax.plot(df["step"], df[metric], color=color, lw=1.1, label=label)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=6)
+    fig.suptitle(title or METRIC_NAMES.get(metric, metric), fontsize=10)
+    return fig
