@@ -34,7 +34,7 @@ def make(gamma=10.0, x0=1e-10, dim: int | None = None) -> Problem:
 
     def loss(x, batch=None):
         del batch
-        return 0.5 * jnp.sum(gam * x * x)
+        return 0.5 * jnp.sum(gam.astype(x.dtype) * x * x)
 
     return Problem(
         name="quadratic",
