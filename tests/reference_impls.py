@@ -105,3 +105,17 @@ def run_loop(step, x0, grad_fn, steps):
         x, state = step(xs[-1], grad_fn(xs[-1]), state, t)
         xs.append(np.array(x, dtype=np.float64))
     return xs
+
+
+def adam_no_bias_correction(x0, grads, *, lr, b1, b2, eps):
+    """Reddi et al. (2018) generic Adam: x <- x - lr m / (sqrt(v) + eps), no 1 - b^t."""
+    x = np.array(x0, dtype=np.float64)
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    out = []
+    for g in grads:
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        x = x - lr * _div(m, np.sqrt(v) + eps)
+        out.append(x.copy())
+    return out

@@ -262,3 +262,12 @@ def test_l2_equals_adding_half_lambda_norm_squared_to_f(oid):
     a = go(p.value, h._replace(l2=lam))
     b = go(lambda x: p.value(x) + 0.5 * lam * jnp.sum(x * x), h)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+
+
+def test_adam_without_bias_correction_matches_numpy():
+    g = gradients(150)
+    x0 = np.linspace(-1, 1, g.shape[1])
+    opt = make("adam", bias_correction=False)
+    got = run_opt(opt, jnp.asarray(x0), jnp.asarray(g), opt.hyper._replace(eps=0.0))
+    want = ref.adam_no_bias_correction(x0, g, lr=1e-3, b1=0.9, b2=0.999, eps=0.0)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-12)

@@ -14,6 +14,7 @@ Static ``eps_mode`` selects where eps goes (optimizers.md section 1.2):
 E1 m_hat/(sqrt(v_hat)+eps) (paper Alg. 1, torch, optax); E2 m_hat/sqrt(v_hat+eps);
 E3 m_hat/sqrt(v_hat+eps/bc2) (the Aida paper's "Adam"); E4 m_hat/(sqrt(v_hat)+eps/sqrt(bc2))
 (Kingma & Ba's "efficient" form, TF1); E5 eps added to the v-EMA every step.
+Static ``bias_correction=False`` drops 1 - b^t (the generic Adam of Reddi et al., Thm. 1).
 Defaults: lr = 1e-3, (b1, b2) = (0.9, 0.999), eps = 1e-8. No departures in E1.
 """
 
@@ -52,21 +53,30 @@ class State(NamedTuple):
     v: object
 
 
-def adam_moments(state, grads, h, eps_mode):
+def corrections(count, h, static):
+    """(1 - b1^t, 1 - b2^t), or (1, 1) with ``bias_correction=False`` (the generic Adam of
+    Reddi et al.'s Theorem 1)."""
+    if not static.get("bias_correction", True):
+        return 1.0, 1.0
+    return bias_corrections(count, h.b1, h.b2)
+
+
+def adam_moments(state, grads, h, static):
     """The shared m, v update and the direction d of Adam and AdamW."""
     count = state.count + 1
     m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, grads)
-    add = h.eps if eps_mode == "E5" else 0.0
+    add = h.eps if static["eps_mode"] == "E5" else 0.0
     v = tree_map(lambda v, g: h.b2 * v + (1 - h.b2) * g * g + add, state.v, grads)
     new = State(count, m, v)
-    bc1 = bias_corrections(count, h.b1, h.b2)[0]
-    den = denominators(new, h, eps_mode)
+    bc1 = corrections(count, h, static)[0]
+    den = denominators(new, h, static)
     return new, tree_map(lambda m, d: safe_div(m / bc1, d), m, den)
 
 
-def denominators(state, h, eps_mode):
+def denominators(state, h, static):
     """What the bias-corrected momentum is divided by, per eps placement (section 1.2)."""
-    _, bc2 = bias_corrections(state.count, h.b1, h.b2)
+    _, bc2 = corrections(state.count, h, static)
+    eps_mode = static["eps_mode"]
 
     def den(v):
         v_hat = v / bc2
@@ -85,7 +95,7 @@ def denominators(state, h, eps_mode):
 
 def diagnostics(grads, state, h, static):
     """Effective elementwise step lr / denominator, and the denominator itself."""
-    den = denominators(state, h, static.get("eps_mode", "E1"))
+    den = denominators(state, h, {"eps_mode": "E1", **static})
     return {
         "step_size": tree_map(lambda d: safe_div(h.learning_rate * jnp.ones_like(d), d), den),
         "denominator": den,
@@ -97,18 +107,19 @@ def check_eps_mode(eps_mode: str) -> None:
         raise ValueError(f"eps_mode must be one of {EPS_MODES}, got {eps_mode!r}")
 
 
-def make(eps_mode: str = "E1") -> Optimizer:
+def make(eps_mode: str = "E1", bias_correction: bool = True) -> Optimizer:
     check_eps_mode(eps_mode)
+    static = {"eps_mode": eps_mode, "bias_correction": bias_correction}
 
     def init(params, hyper):
         del hyper
         return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
 
     def step(params, grads, state, h):
-        state, d = adam_moments(state, l2_coupled(grads, params, h.l2), h, eps_mode)
+        state, d = adam_moments(state, l2_coupled(grads, params, h.l2), h, static)
         return step_from(params, d, h.learning_rate), state
 
-    return Optimizer("adam", init, step, Hyper(), {"eps_mode": eps_mode}, REFERENCE)
+    return Optimizer("adam", init, step, Hyper(), static, REFERENCE)
 
 
 ENTRY = OptimizerEntry(
@@ -118,7 +129,7 @@ ENTRY = OptimizerEntry(
     paper=REFERENCE,
     eps="E1 m_hat/(sqrt(v_hat)+eps); eps_mode E2-E5 selectable",
     decay="l2: coupled (g + l2 x)",
-    static_choices={"eps_mode": EPS_MODES},
+    static_choices={"eps_mode": EPS_MODES, "bias_correction": (True, False)},
     diagnostics=diagnostics,
     bibtex="""@inproceedings{kingma2015adam,
   title     = {Adam: A Method for Stochastic Optimization},

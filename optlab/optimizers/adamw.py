@@ -36,17 +36,18 @@ class Hyper(NamedTuple):
 
 def make(eps_mode: str = "E1") -> Optimizer:
     check_eps_mode(eps_mode)
+    static = {"eps_mode": eps_mode}
 
     def init(params, hyper):
         del hyper
         return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
 
     def step(params, grads, state, h):
-        state, d = adam_moments(state, grads, h, eps_mode)
+        state, d = adam_moments(state, grads, h, static)
         new = step_from(params, d, h.learning_rate, weight_decay=h.weight_decay)
         return new, state
 
-    return Optimizer("adamw", init, step, Hyper(), {"eps_mode": eps_mode}, REFERENCE)
+    return Optimizer("adamw", init, step, Hyper(), static, REFERENCE)
 
 
 ENTRY = OptimizerEntry(
