@@ -130,6 +130,16 @@ class _CompileClock:
             self.seconds += duration
 
 
+MAX_TRACE_ROWS = 200_000  # default recording keeps trace.csv about this long
+
+
+def default_log_every(steps: int, n_runs: int) -> int:
+    """Record about 1000 points per run, fewer (down to 50) when there are many runs, so
+    that trace.csv stays near MAX_TRACE_ROWS rows."""
+    per_run = min(1000, max(50, MAX_TRACE_ROWS // max(1, n_runs)))
+    return max(1, steps // per_run)
+
+
 def _ticker(progress, base: float, n: int, total: float):
     """Progress of one sweep (done/total of its calls) as a fraction of the whole run."""
 
@@ -195,9 +205,8 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
         raise UsageError(f"--schedule must be constant or inv_sqrt, got {config.schedule!r}")
     if config.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
-    log_every = config.log_every or max(1, config.steps // 1000)
-    if log_every < 1:
-        raise UsageError(f"--log-every must be >= 1, got {log_every}")
+    if config.log_every is not None and config.log_every < 1:
+        raise UsageError(f"--log-every must be >= 1, got {config.log_every}")
     problem = resolve_problem(config.problem, config.problem_options)
     if two_d and problem.dim != 2:
         raise UsageError(
@@ -211,6 +220,8 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
         dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
         raise UsageError(f"the run {dup!r} is asked for twice")
     check_dtype(config.dtype, plans, problem)
+    n_runs = sum(len(p.grid) for p in plans) * config.seeds
+    log_every = config.log_every or default_log_every(config.steps, n_runs)
     out_dir = Path(config.out) if config.out else outputs.default_out_dir(command, problem.name)
     outputs.check_out_dir(out_dir, config.overwrite)
 

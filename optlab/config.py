@@ -21,7 +21,7 @@ class RunConfig:
     hyper: tuple[tuple[str, tuple[float, ...]], ...] = ()
     problem_options: tuple[tuple[str, str], ...] = ()
     steps: int = 10_000
-    log_every: int | None = None  # None: max(1, steps // 1000)
+    log_every: int | None = None  # None: about 1000 records per run (fewer for many runs)
     seeds: int = 1
     root_seed: int = 0
     out: str | None = None  # None: runs/run-<problem>-<timestamp>

@@ -143,7 +143,10 @@ def run(
     ] = None,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 10_000,
     log_every: Annotated[
-        int | None, typer.Option(help="Record every N steps (default steps/1000).")
+        int | None,
+        typer.Option(
+            help="Record every N steps (default: about 1000 records per run, fewer for many runs)."
+        ),
     ] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds 0..N-1 (vmapped).")] = 1,
     root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,

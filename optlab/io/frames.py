@@ -71,36 +71,43 @@ FINAL_EXTRAS = ["regret", "avg_regret", "S1", "S2"]
 
 def runs_frame(trace: pd.DataFrame, diverged_step, steps: int, success=None) -> pd.DataFrame:
     """One row per run: identifying columns, ``hp_*``, final and best values, and
-    ``success`` when the problem defines it (``success[run_id]``)."""
+    ``success`` when the problem defines it (``success[run_id]``).
+
+    ``trace`` is as built by :func:`trace_frame`: runs in ``run_id`` order, each a contiguous
+    block of the same recorded steps, so every column reshapes to (runs, records)."""
+    n = int(trace["run_id"].nunique())
+    r = len(trace) // max(n, 1)
+
+    def block(col):
+        return trace[col].to_numpy().reshape(n, r)
+
     hp = [c for c in trace.columns if c.startswith("hp_")]
     extra = [c for c in FINAL_EXTRAS if c in trace.columns]
-    rows = []
-    for (run_id,), df in trace.groupby(["run_id"], sort=True):
-        last = df.iloc[-1]
-        div = int(np.asarray(diverged_step)[run_id])
-        rows.append(
-            {
-                **{c: last[c] for c in ID_COLUMNS},
-                **{c: last[c] for c in hp},
-                "final_loss": last["loss"],
-                "best_loss": _nanmin(df["loss"]),
-                "final_gap": last["gap"],
-                "final_grad_norm": last["grad_norm"],
-                "min_grad_norm": _nanmin(df["grad_norm"]),
-                "final_dist": last["dist"],
-                "diverged": div >= 0,
-                "diverged_step": div,
-                "steps": steps,
-                **{f"final_{c}": last[c] for c in extra},
-                **({"success": bool(success[run_id])} if success is not None else {}),
-            }
-        )
-    return pd.DataFrame(rows)
+    div = np.asarray(diverged_step, dtype=np.int64)
+    cols = {c: block(c)[:, -1] for c in ID_COLUMNS + hp}
+    cols.update(
+        final_loss=block("loss")[:, -1],
+        best_loss=_nanmin_rows(block("loss")),
+        final_gap=block("gap")[:, -1],
+        final_grad_norm=block("grad_norm")[:, -1],
+        min_grad_norm=_nanmin_rows(block("grad_norm")),
+        final_dist=block("dist")[:, -1],
+        diverged=div >= 0,
+        diverged_step=div,
+        steps=np.full(n, steps),
+    )
+    cols.update({f"final_{c}": block(c)[:, -1] for c in extra})
+    if success is not None:
+        cols["success"] = np.asarray(success, dtype=bool)
+    return pd.DataFrame(cols)
 
 
-def _nanmin(series: pd.Series) -> float:
-    values = series.to_numpy(dtype=float)
-    return float(np.nanmin(values)) if np.any(np.isfinite(values)) else float("nan")
+def _nanmin_rows(values) -> np.ndarray:
+    """Row-wise minimum ignoring NaN; NaN for a row with no finite value."""
+    values = np.asarray(values, dtype=float)
+    masked = np.where(np.isnan(values), np.inf, values)
+    out = masked.min(axis=1)
+    return np.where(np.isfinite(values).any(axis=1) | (out < np.inf), out, np.nan)
 
 
 def _nanmedian(series: pd.Series) -> float:
