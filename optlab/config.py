@@ -45,3 +45,32 @@ class TrajectoryConfig(RunConfig):
     gif: bool = False
     resolution: int = 200  # mesh points per axis for the contour plot
     frames: int = 60  # animation frames (GIF)
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    """``optlab stability``: the Jacobian of one optimizer's step map at a minimiser of the
+    problem, over a grid of its hyperparameters (``hyper``: shortcuts and ``--hp``; value
+    lists form a cross product). ``state`` overrides fixed-point state leaves (e.g.
+    ``(("v_max", 1e-6),)`` picks a point of AMSGrad's family); ``minimiser`` picks one of
+    several known minimisers. With ``simulate`` the full, bias-corrected iteration runs from
+    x* + ``delta`` (every coordinate) for ``sim_steps`` steps at every grid point."""
+
+    problem: str = "quadratic"
+    optimizer: str = "aida_pq"
+    hyper: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    problem_options: tuple[tuple[str, str], ...] = ()
+    state: tuple[tuple[str, float], ...] = ()
+    minimiser: int = 0
+    tol: float = 1e-8  # |rho - 1| <= tol: undetermined
+    simulate: bool = False
+    sim_steps: int = 20_000
+    sim_log_every: int | None = None  # None: max(1, sim_steps // 1000)
+    delta: float = 1e-10  # simulation start x* + delta (the paper's x0 = 1e-10 on 5x^2)
+    refine: bool = True  # bisect the learning-rate boundary (linear and simulated) per row
+    out: str | None = None  # None: runs/stability-<problem>-<timestamp>
+    overwrite: bool = False
+    command: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -72,7 +72,8 @@ def test_reddi_stochastic_over_seeds(tmp_path):
 
 def test_reddi_theorem_1(tmp_path):
     """Theorem 1 check (problems.md 5): C = 3, no bias correction, eps = 0, x_1 = 1,
-    alpha = sqrt(1 - b2)/2 with alpha/sqrt(t), 3e5 steps: Adam +1 (R/T = 0.667), AMSGrad ~ -0.999."""
+    alpha = sqrt(1 - b2)/2 with alpha/sqrt(t), 3e5 steps: Adam +1 (R/T = 0.667),
+    AMSGrad ~ -0.999."""
     b2 = 1 / (1 + 3**2)
     res = run(
         tmp_path,
