@@ -101,8 +101,20 @@ def _spaced(lo: float, hi: float, num: int) -> list[float]:
         return [lo]
     if lo > 0 and hi > 0:
         a, b = math.log10(lo), math.log10(hi)
-        return [10 ** (a + (b - a) * i / (num - 1)) for i in range(num)]
-    return [lo + (hi - lo) * i / (num - 1) for i in range(num)]
+        values = [10 ** (a + (b - a) * i / (num - 1)) for i in range(num)]
+    else:
+        values = [lo + (hi - lo) * i / (num - 1) for i in range(num)]
+    return _short(values, lo, hi)
+
+
+def _short(values: list[float], lo: float, hi: float) -> list[float]:
+    """Round interior points to 6 significant digits (more only if that would merge two of
+    them), so that labels stay short *and* read back exactly; the ends are kept as given."""
+    for digits in (6, 9, 12):
+        rounded = [float(f"{v:.{digits}g}") for v in values]
+        if len(set(rounded)) == len(set(values)):
+            return [lo, *rounded[1:-1], hi]
+    return [lo, *values[1:-1], hi]
 
 
 def format_value(value) -> str:

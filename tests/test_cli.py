@@ -291,6 +291,20 @@ def test_ranges_are_log_spaced():
     assert parse_values("0:1:3", "x") == [0.0, 0.5, 1.0]
 
 
+def test_range_points_are_short_and_exact():
+    """Interior points are rounded to 6 significant digits (labels stay short and read back
+    to the same value), unless that would merge points; the ends are kept as given."""
+    from optlab.labels import format_value, parse_values
+
+    values = parse_values("1e-3:0.2:8", "x")
+    assert values[0] == 1e-3 and values[-1] == 0.2 and values[3] == 0.00968625
+    np.testing.assert_allclose(values, np.geomspace(1e-3, 0.2, 8), rtol=5e-6)
+    assert all(len(format_value(v)) <= 10 for v in values)
+    assert parse_values("0:0.3:4", "x") == [0.0, 0.1, 0.2, 0.3]
+    narrow = parse_values("1:1.0000001:5", "x")
+    assert len(set(narrow)) == 5 and narrow == sorted(narrow)
+
+
 def test_list_and_info():
     res = invoke("list", "optimizers")
     assert res.exit_code == 0 and "aida_pq" in res.output and "E1" in res.output
@@ -377,3 +391,19 @@ def test_diagnostics_columns_match_a_numpy_adam(tmp_path):
     assert pytest.approx(s1, rel=1e-10) == last.S1
     assert pytest.approx(s2, rel=1e-10) == last.S2
     assert last.step_size_mean == pytest.approx(np.mean(0.01 / den), rel=1e-10)
+
+
+def test_summary_numbers_are_never_cut_on_80_columns(tmp_path):
+    """Each number in the table is the full 4-digit value from summary.csv (the label folds
+    instead), and a grid without divergence says so instead of a column of 'no'."""
+    out = tmp_path / "narrow"
+    res = invoke(
+        "run", "fun5", "--opt", "adam", "--lr", "1e-3:1e-1:3", "--steps", 300, "--out", out
+    )
+    assert res.exit_code == 0, res.output
+    assert "no run diverged" in res.output and "…" not in res.output
+    from optlab.cli._console import fmt
+
+    summary = read(out, "summary")
+    for value in summary.final_grad_norm:
+        assert fmt(value) in res.output

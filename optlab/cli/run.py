@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -46,11 +47,11 @@ def build_config(
 
 
 COLUMNS = [  # (summary column, heading); optional ones are shown when present
-    ("final_grad_norm", "final ‖∇f‖"),
+    ("final_grad_norm", "‖∇f‖_T"),
     ("min_grad_norm", "min ‖∇f‖"),
-    ("final_loss", "final f"),
+    ("final_loss", "f_T"),
     ("best_loss", "best f"),
-    ("final_gap", "final f−f*"),
+    ("final_gap", "f_T − f*"),
     ("final_avg_regret", "R_T/T"),
     ("success_rate", "success"),
 ]
@@ -60,23 +61,42 @@ def summary_table(result) -> Table:
     summary = result.summary
     several = summary["seeds"].max() > 1
     title = f"{result.manifest['problem']['name']}: {result.config.steps} steps"
-    table = Table(title=title + (" (medians over seeds)" if several else ""))
-    table.add_column("label", overflow="fold")
-    table.add_column("seeds", justify="right")
-    shown = [(c, h) for c, h in COLUMNS if c in summary.columns and summary[c].notna().any()]
-    for _, heading in shown:
-        table.add_column(heading, justify="right")
-    table.add_column("diverged", justify="right", no_wrap=True, min_width=8)
+    any_diverged = bool((summary["diverged"] > 0).any())
+    table = Table(
+        title=title + (" (medians over seeds)" if several else ""),
+        caption=None if any_diverged else "no run diverged",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),  # the box's one-space separators suffice; room for the numbers
+    )
+    shown = [(c, h) for c, h in COLUMNS if _worth_showing(summary, c)]
+    rows = []
     for _, row in summary.iterrows():
-        n_div = row["diverged"]
-        div = (
-            "no"
-            if n_div == 0
-            else f"[red]{n_div}/{row['seeds']} at {row['first_diverged_step']}[/]"
-        )
         cells = [f"{100 * row[c]:.0f} %" if c == "success_rate" else fmt(row[c]) for c, _ in shown]
-        table.add_row(escape(row["label"]), str(row["seeds"]), *cells, div)
+        if any_diverged:
+            n_div = row["diverged"]
+            cells.append(
+                "no" if n_div == 0 else f"{n_div}/{row['seeds']} at {row['first_diverged_step']}"
+            )
+        rows.append((escape(row["label"]), str(row["seeds"]), *cells))
+    # numbers are never cut or wrapped; on a narrow terminal the label column folds instead
+    table.add_column("label", overflow="fold", min_width=12)
+    headings = ["seeds", *(h for _, h in shown)] + (["diverged"] if any_diverged else [])
+    for i, heading in enumerate(headings, start=1):
+        width = max(len(r[i]) for r in rows)
+        style = "red" if heading == "diverged" else None
+        table.add_column(heading, justify="right", no_wrap=True, min_width=width, style=style)
+    for r in rows:
+        table.add_row(*r)
     return table
+
+
+def _worth_showing(summary, column: str) -> bool:
+    """A column with a value somewhere; f - f* only where it differs from f (f* != 0)."""
+    if column not in summary.columns or not summary[column].notna().any():
+        return False
+    if column == "final_gap" and "final_loss" in summary.columns:
+        return not summary[column].equals(summary["final_loss"])
+    return True
 
 
 def best_per_optimizer(result) -> Table | None:
@@ -86,7 +106,8 @@ def best_per_optimizer(result) -> Table | None:
     if s.groupby("optimizer").size().max() < 2 or s[key].isna().all():
         return None
     table = Table(
-        title=f"best per optimizer (mean final {'f−f*' if 'gap' in key else 'f'} over seeds)"
+        title=f"best per optimizer (mean final {'f−f*' if 'gap' in key else 'f'})",
+        box=box.SIMPLE_HEAD,
     )
     for col in ("optimizer", "label", "mean", "± s.e."):
         table.add_column(col, justify="left" if col in ("optimizer", "label") else "right")
