@@ -40,6 +40,15 @@ def test_trajectory_writes_paths_and_gif(tmp_path):
         assert (out / name).is_file() and name in res.output
     gif = Image.open(out / "trajectory.gif")
     assert gif.n_frames == 5
+    pixels = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        pixels.append(np.asarray(gif.convert("RGB"), dtype=int))
+    # the moving paths are drawn on every frame over the same landscape: consecutive frames
+    # differ, but only in a small part of the picture
+    for a, b in zip(pixels, pixels[1:], strict=False):
+        changed = np.any(a != b, axis=-1).mean()
+        assert 0 < changed < 0.2, changed
     trace = pd.read_csv(out / "trace.csv")
     sgd = trace[trace.optimizer == "sgd"].sort_values("step")
     # plain gradient descent on 1/2 (x^2 + 10 y^2): x_t = 0.95^t, y_t = 0.5^t

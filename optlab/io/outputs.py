@@ -60,10 +60,35 @@ def write_figure(fig, path: Path, dpi: int = 120) -> Path:
     return path
 
 
-def write_animation(anim, path: Path, fps: int = 15) -> Path:
-    from matplotlib.animation import PillowWriter
+def write_animation(frames, path: Path, fps: int = 15, dpi: int = 100) -> Path:
+    """A GIF of a ``plots.trajectories.Frames``: the static part (the landscape contour,
+    the costly part) is rendered once and each frame only redraws the moving artists."""
+    from PIL import Image
 
-    anim.save(path, writer=PillowWriter(fps=fps))
+    fig = frames.fig
+    fig.set_dpi(dpi)
+    for artist in frames.artists:
+        artist.set_animated(True)  # left out of the full draw below
+    canvas = fig.canvas
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+
+    def render(k: int):
+        canvas.restore_region(background)
+        frames.update(k)
+        for artist in frames.artists:
+            fig.draw_artist(artist)
+        size = canvas.get_width_height()
+        return Image.frombuffer("RGBA", size, canvas.buffer_rgba()).convert("RGB")
+
+    # one palette for every frame, from the last one (all paths drawn): no colour flicker
+    palette = render(frames.n - 1).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    images = [
+        render(k).quantize(palette=palette, dither=Image.Dither.NONE) for k in range(frames.n)
+    ]
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+    )
     return path
 
 

@@ -7,6 +7,9 @@ path of the first seed is drawn (the legend says so).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
@@ -70,9 +73,19 @@ def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):
     return fig
 
 
-def paths_animation(land: dict, trace: pd.DataFrame, title: str = "", frames: int = 60):
-    """A FuncAnimation drawing the paths up to each of ``frames`` recorded steps."""
-    from matplotlib.animation import FuncAnimation
+@dataclass(frozen=True)
+class Frames:
+    """An animation as a figure plus ``update(k)``, which moves the ``artists`` to frame k.
+    Everything else on the figure is static, so a writer can draw it once (blitting)."""
+
+    fig: object
+    update: Callable[[int], None]
+    artists: tuple
+    n: int
+
+
+def paths_animation(land: dict, trace: pd.DataFrame, title: str = "", frames: int = 60) -> Frames:
+    """The paths drawn up to each of ``frames`` recorded steps (a moving head per path)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig, ax = new_figure(6.0, 5.5)
@@ -89,12 +102,11 @@ def paths_animation(land: dict, trace: pd.DataFrame, title: str = "", frames: in
     idx = np.unique(np.linspace(0, len(steps) - 1, max(2, frames)).round().astype(int))
     text = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=8)
 
-    def draw(k):
+    def update(k: int) -> None:
         upto = idx[k] + 1
         for line, head, (_, _, xy, _) in zip(lines, heads, paths, strict=True):
             line.set_data(xy[:upto, 0], xy[:upto, 1])
             head.set_data(xy[upto - 1 : upto, 0], xy[upto - 1 : upto, 1])
         text.set_text(f"t = {steps[idx[k]]}")
-        return [*lines, *heads, text]
 
-    return FuncAnimation(fig, draw, frames=len(idx), blit=False)
+    return Frames(fig=fig, update=update, artists=(*lines, *heads, text), n=len(idx))
