@@ -54,3 +54,23 @@ def fmt(value) -> str:
     if v != v:
         return "-"
     return f"{v:.4g}"
+
+
+def with_progress(call, verb: str, enabled: bool):
+    """``call(progress=tick)`` under a transient rich bar on stderr (``tick(fraction)``)
+    when ``enabled``, else ``call()``: long work shows progress, pipes and --json stay clean."""
+    if not enabled:
+        return call()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn(verb),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(verb, total=1.0)
+    with bar:
+        return call(progress=lambda frac: bar.update(task, completed=frac))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from optlab.cli._console import err, fmt, guarded, out, print_json
+from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values, hyper_values
 from optlab.config import RunConfig
 
@@ -121,23 +122,6 @@ def best_per_optimizer(result) -> Table | None:
     return table
 
 
-def _progress_bar(enabled: bool):
-    if not enabled:
-        return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("running"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("run", total=1.0)
-    return bar, lambda frac: bar.update(task, completed=frac)
-
-
 @guarded
 def run(
     problem: Annotated[
@@ -214,12 +198,7 @@ def run(
     )
     from optlab import api  # JAX is imported here, not at `optlab --help`
 
-    bar, tick = _progress_bar(err.is_terminal and not json_out)
-    if bar is not None:
-        with bar:
-            result = api.run(config, progress=tick)
-    else:
-        result = api.run(config)
+    result = with_progress(partial(api.run, config), "running", err.is_terminal and not json_out)
     paths = [str(p) for p in result.paths]
     if json_out:
         print_json(

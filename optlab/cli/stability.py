@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import shlex
 import sys
+from functools import partial
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optlab.cli._console import err, fmt, guarded, out, print_json
+from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_values
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
@@ -196,23 +197,6 @@ def agreement_lines(result) -> list[str]:
     return lines
 
 
-def _progress_bar(enabled: bool):
-    if not enabled:
-        return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("analysing"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("stability", total=1.0)
-    return bar, lambda frac: bar.update(task, completed=frac)
-
-
 @guarded
 def stability(
     problem: Annotated[
@@ -262,12 +246,9 @@ def stability(
     )
     from optlab import api_stability  # JAX is imported here, not at `optlab --help`
 
-    bar, tick = _progress_bar(err.is_terminal and not json_out)
-    if bar is not None:
-        with bar:
-            result = api_stability.stability(config, progress=tick)
-    else:
-        result = api_stability.stability(config)
+    result = with_progress(
+        partial(api_stability.stability, config), "analysing", err.is_terminal and not json_out
+    )
     paths = [str(p) for p in result.paths]
     if json_out:
         print_json({"out_dir": str(result.out_dir), "paths": paths, "summary": result.summary})

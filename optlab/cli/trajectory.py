@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 import typer
 
-from optlab.cli._console import err, guarded, out, print_json
+from optlab.cli._console import err, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values
 from optlab.cli.run import build_config, summary_table
 from optlab.config import TrajectoryConfig
@@ -65,7 +66,9 @@ def trajectory(
     )
     from optlab import api
 
-    result = api.trajectory(config)
+    result = with_progress(
+        partial(api.trajectory, config), "running", err.is_terminal and not json_out
+    )
     paths = [str(p) for p in result.paths]
     if json_out:
         print_json(
