@@ -612,7 +612,7 @@ class Verdict:
     jacobian_source: str
     nonsmooth_entries: str
     fixed_point: str
-    fixed_point_residual: float
+    fixed_point_residual: float  # max |H(z*) - z*| (absolute) at the point used
     block_radii: str
     reduced_verdict: str = ""
     transverse_radius: float = float("nan")
@@ -824,19 +824,16 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
     if n_wrong and n_wrong == int(np.sum(A != J)) and n_wrong >= n * n // 2:
         source = "quotients"
     notes_list = [notes] if notes else []
-    if not found:
+
+    def no_verdict(reason: str) -> Verdict:
+        nan, none = float("nan"), np.zeros(0, complex)
+        text = "; ".join([reason, *notes_list])
         return Verdict(
-            "non_differentiable",
-            "; ".join([f"no fixed point: {fixed_point}", *notes_list]),
-            float("nan"),
-            np.zeros(0, complex),
-            J,
-            source,
-            nonsmooth,
-            fixed_point,
-            r_abs,
-            "",
+            "non_differentiable", text, nan, none, J, source, nonsmooth, fixed_point, r_abs, ""
         )
+
+    if not found:
+        return no_verdict(f"no fixed point: {fixed_point}")
 
     if n_wrong:
         why = (
@@ -887,18 +884,7 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
                 reduced_verdict=red,
             )
         reason = f"no linear verdict: not differentiable at z* ({what})"
-        return Verdict(
-            "non_differentiable",
-            "; ".join([reason, *notes_list]),
-            float("nan"),
-            np.zeros(0, complex),
-            J,
-            source,
-            nonsmooth,
-            fixed_point,
-            r_abs,
-            "",
-        )
+        return no_verdict(reason)
 
     # directional derivatives must be linear (catches max(a, b) at a tie)
     nonlinear = []
@@ -923,18 +909,7 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
             "no linear verdict: the directional derivative along a random feasible direction "
             f"is not J u (row {nonlinear[0]}): not differentiable at z* (e.g. a max at a tie)"
         )
-        return Verdict(
-            "non_differentiable",
-            "; ".join([reason, *notes_list]),
-            float("nan"),
-            np.zeros(0, complex),
-            J,
-            source,
-            nonsmooth,
-            fixed_point,
-            r_abs,
-            "",
-        )
+        return no_verdict(reason)
 
     if ad_nonfinite and n_wrong:
         notes_list.append(
@@ -990,7 +965,7 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
         source,
         nonsmooth,
         fixed_point,
-        r,
+        r_abs,
         blocks,
         ad_quotient_max_rel_diff=max_rel,
     )
