@@ -48,6 +48,10 @@ def test_reddi_online_with_default_settings(tmp_path):
     res = run(tmp_path, "d", "reddi_online", ("adam", "amsgrad"), steps=1_000_000)
     (adam,), (ams,) = final_x(res, "adam"), final_x(res, "amsgrad")
     assert adam == pytest.approx(1.0, abs=1e-3) and ams < 0
+    # a 1-D problem carries x_T into runs.csv and summary.csv (the table's x_T column)
+    runs = res.runs.set_index("optimizer")
+    assert runs.loc["adam", "final_x"] == adam and runs.loc["amsgrad", "final_x"] == ams
+    assert res.summary.set_index("optimizer").loc["amsgrad", "final_x"] == ams
 
 
 def test_reddi_stochastic_over_seeds(tmp_path):

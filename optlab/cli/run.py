@@ -48,6 +48,7 @@ def build_config(
 
 
 COLUMNS = [  # (summary column, heading); optional ones are shown when present
+    ("final_x", "x_T"),  # 1-D problems
     ("final_grad_norm", "‖∇f‖_T"),
     ("min_grad_norm", "min ‖∇f‖"),
     ("final_loss", "f_T"),
@@ -91,9 +92,16 @@ def summary_table(result) -> Table:
     return table
 
 
+# online problems (regret columns): f is the loss revealed at the last step, so its best
+# value and the gradient norms say little; x_T, f - f* and R_T/T are what the claims are about
+ONLINE_HIDDEN = {"final_grad_norm", "min_grad_norm", "final_loss", "best_loss"}
+
+
 def _worth_showing(summary, column: str) -> bool:
     """A column with a value somewhere; f - f* only where it differs from f (f* != 0)."""
     if column not in summary.columns or not summary[column].notna().any():
+        return False
+    if column in ONLINE_HIDDEN and "final_avg_regret" in summary.columns:
         return False
     if column == "final_gap" and "final_loss" in summary.columns:
         return not summary[column].equals(summary["final_loss"])

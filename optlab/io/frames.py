@@ -97,6 +97,8 @@ def runs_frame(trace: pd.DataFrame, diverged_step, steps: int, success=None) -> 
         steps=np.full(n, steps),
     )
     cols.update({f"final_{c}": block(c)[:, -1] for c in extra})
+    if "x_0" in trace.columns and "x_1" not in trace.columns:  # 1-D: the iterate itself
+        cols["final_x"] = block("x_0")[:, -1]
     if success is not None:
         cols["success"] = np.asarray(success, dtype=bool)
     return pd.DataFrame(cols)
@@ -122,7 +124,7 @@ def summary_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Per label: seeds; for each final value its median, 25 % and 75 % quantiles, mean and
     standard error of the mean over seeds (NaN-aware: a diverged run has NaN finals);
     the divergence count and earliest step; the success rate when defined."""
-    candidates = SUMMARY_VALUES + ["final_dist"] + [f"final_{e}" for e in FINAL_EXTRAS]
+    candidates = SUMMARY_VALUES + ["final_dist", "final_x"] + [f"final_{e}" for e in FINAL_EXTRAS]
     values = [c for c in candidates if c in runs.columns]
     rows = []
     for label, df in runs.groupby("label", sort=False):
