@@ -272,3 +272,33 @@ def test_q_two_never_fluctuates(tmp_path, pq):
     assert len(t) == 8
     assert set(t.sim_class) <= {"decays", "stalls"}, t.sim_class.tolist()
     assert (t.sim_final_dist <= 1e-10).all()
+
+
+# the default run covers one optimizer of each kind of fixed point and update (smooth EMA,
+# sign-based, running max, clipped beta, layer norms, additive v); `-m slow` covers them all
+QUICK = {"adam", "signsgd", "msvag", "amsgrad", "madam", "fromage", "yogi", "laida"}
+
+
+def _optimizer_ids():
+    from optlab.optimizers import entries
+
+    return [
+        pytest.param(i, marks=() if i in QUICK else pytest.mark.slow) for i in sorted(entries())
+    ]
+
+
+@pytest.mark.parametrize("opt_id", _optimizer_ids())
+def test_every_registered_optimizer_is_analysed(tmp_path, opt_id):
+    """The analyzer works for every optimizer in the registry (issue: 'for every registered
+    optimizer'): a status from the four, a reason on every row, the figure written even when
+    no point has a linear verdict (sign- and max-based methods)."""
+    out = tmp_path / opt_id
+    res = invoke("stability", "--opt", opt_id, "--lr", "1e-3,0.1", "--out", out)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "stability.csv", keep_default_na=False, na_values=[""])
+    assert len(t) == 2
+    assert set(t.status) <= {"stable", "unstable", "undetermined", "non_differentiable"}
+    assert t.reason.str.len().min() > 0
+    verdict = t.status.isin(["stable", "unstable", "undetermined"])
+    assert np.isfinite(t.spectral_radius[verdict]).all()
+    assert (out / "eigenvalues.png").is_file()

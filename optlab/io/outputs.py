@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,10 +99,25 @@ def write_outputs(
     out_dir: Path, tables: dict, figures: dict, manifest: dict, animations: dict | None = None
 ) -> list[Path]:
     """Write ``{name: DataFrame}`` as CSV, ``{name: Figure}`` as PNG, ``{name: Animation}``
-    as GIF, and manifest.json. Returns every path written, in that order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_table(df, out_dir / f"{name}.csv") for name, df in tables.items()]
-    paths += [write_figure(fig, out_dir / f"{name}.png") for name, fig in figures.items()]
-    paths += [write_animation(a, out_dir / f"{name}.gif") for name, a in (animations or {}).items()]
-    paths.append(write_json(manifest, out_dir / "manifest.json"))
-    return paths
+    as GIF, and manifest.json. Returns every path written, in that order.
+
+    Everything is written to a staging folder beside ``out_dir`` first and moved in only
+    when all of it succeeded: a failure (a figure that cannot be drawn, a full disk) leaves
+    ``out_dir`` as it was, never half-replaced."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        staged = [write_table(df, stage / f"{name}.csv") for name, df in tables.items()]
+        staged += [write_figure(fig, stage / f"{name}.png") for name, fig in figures.items()]
+        staged += [
+            write_animation(a, stage / f"{name}.gif") for name, a in (animations or {}).items()
+        ]
+        staged.append(write_json(manifest, stage / "manifest.json"))
+        out_dir.mkdir(exist_ok=True)
+        paths = []
+        for path in staged:
+            os.replace(path, out_dir / path.name)
+            paths.append(out_dir / path.name)
+        return paths
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

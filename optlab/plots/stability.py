@@ -209,11 +209,22 @@ def eigenvalue_moduli(table, eigen, axis, title=""):
     if use_phi and "eta_c_exact" in table and np.isfinite(table["eta_c_exact"]).any():
         xc = float(table["eta_c_exact"].iloc[0]) / float(table["delta"].iloc[0])
         ax.axvline(xc, color="black", lw=1, ls="--", label=f"exact boundary {xc:.4g}")
-    values = table[f"hp_{axis}"].to_numpy(float)
+    values = xs(table)
     if np.all(values > 0):
         ax.set_xscale("log")
+    if values.min() < values.max():  # limits from the grid, so an empty plot still has them
+        ax.set_xlim(values.min(), values.max())
     if (ad["modulus"] > 0).all() and len(ad):
         ax.set_yscale("log")
+    if not len(ad) and not len(th):
+        ax.text(
+            0.5,
+            0.5,
+            "no linear verdict at any point\n(see status and reason in stability.csv)",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
     ax.set_xlabel(
         r"$\eta/\delta$ ($\delta = \epsilon^{1/p}$, or $\epsilon$ in form b)"
         if use_phi
