@@ -1,0 +1,378 @@
+"""One compiled analysis program per (problem, optimizer, integer exponents): fixed point,
+Jacobian, one-sided quotients and probes for every grid point (vmap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optlab._jax import jax, jnp
+from optlab.stability._common import (
+    _PROGRAMS,
+    BIAS_FREE_COUNT,
+    BUCKET,
+    CONVERGED,
+    FLOOR,
+    FROZEN_STEPS,
+    GROWS,
+    NO_DATA,
+    NOT_CONVERGED,
+    RTOL,
+    TRACES,
+    lax,
+)
+from optlab.stability.stepmap import Layout, LocalModel, StepMap, Translated
+
+
+# ---- one grid point ------------------------------------------------------------------------
+def _tail(q, valid):
+    """Limits of quotient sequences q (L, n) (levels ordered by decreasing h, one sequence
+    per output row) from the last three valid levels of each: (value, error, code), (n,)."""
+    ar = jnp.arange(q.shape[0])[:, None]
+
+    def last_before(limit):
+        k = jnp.max(jnp.where(valid & (ar < limit), ar, -1), axis=0)
+        return k, jnp.sum(jnp.where(ar == k, q, 0.0), axis=0)
+
+    k1, q1 = last_before(q.shape[0])
+    k2, q2 = last_before(k1)
+    k3, q3 = last_before(k2)
+    d1, d2 = jnp.abs(q1 - q2), jnp.abs(q2 - q3)
+    a1, a2, a3 = jnp.abs(q1), jnp.abs(q2), jnp.abs(q3)
+    plateau = d1 <= RTOL * a1
+    geometric = (d1 <= 0.5 * d2) | (d1 == 0)
+    # growth only counts as a singularity when the ladder was not cut short (by the
+    # rounding floor or non-finite values): a cut ladder may end before the linear regime
+    full = k1 == q.shape[0] - 1
+    grows = (a1 >= 2 * a2) & (a2 >= 2 * a3) & (a1 > 0) & full
+    code = jnp.where(
+        k3 < 0,
+        NO_DATA,
+        jnp.where(
+            plateau | (geometric & ~grows), CONVERGED, jnp.where(grows, GROWS, NOT_CONVERGED)
+        ),
+    )
+    # converging to 0 within its own error: call it 0
+    value = jnp.where((code == CONVERGED) & ~plateau & (a1 <= 2 * d1), 0.0, q1)
+    return value, d1, code
+
+
+def _quotients(H, z, f0, h, direction, forward_only, floor):
+    """Forward and backward quotient limits along ``direction`` (n,) with steps ``h`` (L,);
+    floor (n,): per output row, the smallest usable step. Returns (fwd, bwd), each
+    (value, err, code) of shape (n,)."""
+    zf = z[None, :] + h[:, None] * direction[None, :]
+    zb = z[None, :] - h[:, None] * direction[None, :]
+    # the step actually taken (exact in binary), from the largest-magnitude component
+    big = jnp.abs(direction) == jnp.max(jnp.abs(direction))
+    first = jnp.cumsum(big) == 1
+    pick = big & first
+    u_k = jnp.sum(jnp.where(pick, direction, 0.0))
+    z_k = jnp.sum(jnp.where(pick, z, 0.0))
+    hf = (jnp.sum(jnp.where(pick[None, :], zf, 0.0), axis=1) - z_k) / u_k
+    hb = (z_k - jnp.sum(jnp.where(pick[None, :], zb, 0.0), axis=1)) / u_k
+    ff = jax.vmap(H)(zf)
+    fb = jax.vmap(H)(jnp.where(forward_only, zf, zb))  # no backward step when one-sided
+    qf = (ff - f0[None, :]) / hf[:, None]
+    qb = (f0[None, :] - fb) / hb[:, None]
+    usable = (h[:, None] >= floor[None, :]) & (hf[:, None] > 0)
+    vf = usable & jnp.isfinite(qf)
+    vb = usable & jnp.isfinite(qb) & ~forward_only
+    return _tail(qf, vf), _tail(qb, vb)
+
+
+def relative_residual(hz, z):
+    """max_j |H(z)_j - z_j| / (|z_j| + |H(z)_j|) (0 where both are 0): each coordinate on
+    its own scale, so a second moment of 1e-9 is solved as accurately as an x of 1."""
+    num = jnp.abs(hz - z)
+    den = jnp.abs(z) + jnp.abs(hz)
+    return jnp.max(jnp.where(num == 0, 0.0, num / jnp.where(den > 0, den, 1.0)))
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """The compiled analysis of one optimizer on one problem (static: ``fixed`` integer
+    hyperparameters, state overrides, ladder sizes). ``run(hyper_batch)`` -> dict of NumPy
+    arrays with a leading grid axis."""
+
+    problem: object
+    opt: object
+    x_star: np.ndarray
+    fixed: dict = field(default_factory=dict)
+    state_overrides: tuple = ()
+    delta: float = 1e-10
+    levels: int = 75
+    directions: int = 3
+    newton_steps: int = 30
+    seed: int = 0
+    translate: bool = False  # analyse in y = x - x* (only for translation-equivariant steps)
+
+    def _hyper(self, h):
+        return h._replace(**self.fixed) if self.fixed else h
+
+    def _view(self):
+        if self.translate:
+            return LocalModel(self.problem, self.x_star), np.zeros_like(self.x_star)
+        return self.problem, self.x_star
+
+    def step_map(self, h, count: int = BIAS_FREE_COUNT) -> StepMap:
+        problem, x_star = self._view()
+        return StepMap(problem, self.opt, self._hyper(h), x_star, dict(self.state_overrides), count)
+
+    def layout(self) -> Layout:
+        return self.step_map(self.opt.hyper).layout
+
+    def _start(self, h):
+        """(z0, its relative residual): the candidate fixed point (x*, init state)."""
+        H = self.step_map(h)
+        return H.z0, relative_residual(H(H.z0), H.z0)
+
+    def _newton(self, h, z0, r0):
+        """Solve H(z) = z from z0 by Newton steps (LU, and damped least squares for a
+        singular J - I), each with a line search over 2^-k, k = 0..50. A plain Newton step
+        fails here: with q > 1 the step's x-derivative vanishes at z0, so the first step
+        would jump by x*; the line search picks its right fraction. Stage 1 minimises the
+        absolute residual max|H(z) - z| (coordinates that start at 0 have no scale yet),
+        stage 2 the relative one (:func:`relative_residual`), so every coordinate, however
+        small (a second moment of 1e-9), ends accurate to its own scale."""
+        H = self.step_map(h)
+        n = z0.shape[0]
+        eye = jnp.eye(n, dtype=z0.dtype)
+        fractions = 2.0 ** -jnp.arange(0, 51, dtype=z0.dtype)
+
+        def measures(z):
+            hz = H(z)
+            pair = jnp.stack([jnp.max(jnp.abs(hz - z)), relative_residual(hz, z)])
+            return jnp.where(jnp.isfinite(pair), pair, jnp.inf)
+
+        def body(carry, second):
+            z, r = carry
+            f = H(z) - z
+            J = jax.jacfwd(H)(z)
+            # non-finite entries (sqrt at 0 in the init state) carry no step information
+            A = jnp.where(jnp.isfinite(J), J, 0.0) - eye
+            tik = 1e-13 * jnp.max(jnp.abs(A)) ** 2 + 1e-300
+            s_lu = -jnp.linalg.solve(A, f)
+            s_ls = -jnp.linalg.solve(A.T @ A + tik * eye, A.T @ f)
+            steps = jnp.stack([s_lu, s_ls])
+            steps = jnp.where(jnp.isfinite(steps), steps, 0.0)
+            cands = z[None, None, :] + fractions[None, :, None] * steps[:, None, :]
+            cands = jnp.reshape(cands, (-1, n))
+            rs = jax.vmap(measures)(cands)[:, second.astype(jnp.int32)]
+            r = measures(z)[second.astype(jnp.int32)]  # the stage's own measure at z
+            k = jnp.argmin(rs)
+            better = rs[k] < r
+            return (jnp.where(better, cands[k], z), r), None
+
+        stages = jnp.concatenate(
+            [jnp.zeros(self.newton_steps, bool), jnp.ones(self.newton_steps // 2, bool)]
+        )
+        (z, _), _ = lax.scan(body, (z0, r0), stages)
+        r = relative_residual(H(z), z)
+        return jnp.where(r0 == 0, z0, z), jnp.where(r0 == 0, r0, r)
+
+    def _one(self, h, z0, r0, z, residual):
+        H = self.step_map(h)
+        lay = H.layout
+        n = lay.n
+        eye = jnp.eye(n, dtype=z0.dtype)
+        f0 = H(z)
+
+        # 2. autodiff
+        jac = jax.jacfwd(H)(z)
+
+        # 3. one-sided quotients: every coordinate, then random feasible directions
+        scale = jnp.maximum(jnp.abs(z), 1.0)
+        ladder = 10.0 ** -jnp.arange(1, self.levels + 1, dtype=z.dtype)
+        nonneg = jnp.asarray(lay.nonneg_mask())
+        rng = np.random.default_rng(self.seed)  # fixed directions, constants of the program
+        mag = rng.uniform(0.5, 1.0, (self.directions, n))
+        sign = rng.choice([-1.0, 1.0], (self.directions, n))
+        dirs = jnp.where(nonneg[None, :], mag, mag * sign) * scale[None, :]
+        units = jnp.concatenate([eye, dirs], axis=0)  # (n + K, n)
+        steps = jnp.concatenate(
+            [scale[:, None] * ladder[None, :], jnp.tile(ladder, (self.directions, 1))], axis=0
+        )
+        one_sided = jnp.concatenate([nonneg, jnp.ones(self.directions, bool)])
+        top = jnp.concatenate([jnp.abs(z), jnp.full(self.directions, jnp.max(jnp.abs(z)))])
+        floors = FLOOR * jnp.maximum(jnp.abs(f0)[None, :], top[:, None])
+
+        def one_direction(args):
+            u, hs, fwd_only, floor = args
+            return _quotients(H, z, f0, hs, u, fwd_only, floor)
+
+        batch = max(1, min(n + self.directions, 200_000 // max(1, self.levels * n)))
+        (av, ae, ac), (bv, be, bc) = lax.map(
+            one_direction, (units, steps, one_sided, floors), batch_size=batch
+        )
+        # lax.map stacks directions first: column j of J is row j of its output
+        fv, fe, fc = (a[:n].T for a in (av, ae, ac))
+        bv, be, bc = (a[:n].T for a in (bv, be, bc))
+        dir_v, dir_e, dir_c = av[n:], ae[n:], ac[n:]
+
+        # 4. probes
+        # coordinate directions along which z* is a family of fixed points
+        def family(j):
+            ok = jnp.asarray(True)
+            for s in (1e-3, 1e-7):
+                zs = z + s * scale[j] * eye[j]
+                ok = ok & (jnp.max(jnp.abs(H(zs) - zs)) <= 1e-12 * s * scale[j])
+            return ok
+
+        fam = jax.vmap(family)(jnp.arange(n))
+        x_f = H.params_of(z)
+        x_shape = jnp.shape(self.x_star)
+        view = H.problem
+        hess = jax.hessian(lambda x: view.value(jnp.reshape(x, x_shape)))(x_f)
+        gnorm = jnp.sqrt(jnp.sum(H.grad(jnp.reshape(x_f, x_shape)) ** 2))
+        # simulation start z* + delta in x (the state part of z*)
+        d = lay.sizes[0]
+        z_start = z.at[:d].add(self.delta)
+        h_start = H(z_start)
+        # the state the moments settle to while x is still near the start (x held at x* +
+        # delta for FROZEN_STEPS steps): the linear regime must hold there too, e.g. r ~ |g|^p
+        # against eps for Adam-type methods, not only at the fresh (zero) state
+        x_start = z_start[:d]
+        z_frozen = lax.fori_loop(0, FROZEN_STEPS, lambda _, zz: H(zz).at[:d].set(x_start), z_start)
+        h_frozen = H(z_frozen)
+        # autonomy: H at t = 2**30 against t = 2**30 + 2**20, at a probe point
+        H2 = self.step_map(h, BIAS_FREE_COUNT + 2**20)
+        zp = z.at[:d].add(1e-3 * scale[:d])
+        move = jnp.max(jnp.abs(H(zp) - zp))
+        gap = jnp.max(jnp.abs(H(zp) - H2(zp))) / jnp.where(move > 0, move, 1.0)
+        if self.translate:  # report z in the problem's own coordinates
+            shift = jnp.zeros(n, z.dtype).at[:d].set(jnp.ravel(jnp.asarray(self.x_star)))
+            z0, z, f0, z_start, h_start, z_frozen, h_frozen = (
+                a + shift for a in (z0, z, f0, z_start, h_start, z_frozen, h_frozen)
+            )
+        return {
+            "z0": z0,
+            "z": z,
+            "f0": f0,
+            "residual0": r0,
+            "residual": residual,
+            "residual_abs": jnp.max(jnp.abs(f0 - z)),
+            # the remaining Newton correction: how far the true fixed point still is
+            "correction": -jnp.linalg.solve(jac - eye, f0 - z),
+            "jac_ad": jac,
+            "fwd_value": fv,
+            "fwd_err": fe,
+            "fwd_code": fc,
+            "bwd_value": bv,
+            "bwd_err": be,
+            "bwd_code": bc,
+            "dirs": dirs,
+            "dir_value": dir_v,
+            "dir_err": dir_e,
+            "dir_code": dir_c,
+            "family": fam,
+            "hessian": hess,
+            "grad_norm": gnorm,
+            "z_start": z_start,
+            "h_start": h_start,
+            "z_frozen": z_frozen,
+            "h_frozen": h_frozen,
+            "autonomy_gap": gap,
+        }
+
+    def cache_key(self) -> tuple:
+        """Equal keys give the same program: a registry problem is determined by its name and
+        options, a registry optimizer by its id and static options."""
+        p = self.problem
+
+        def frozen(v):
+            if isinstance(v, dict):
+                return tuple(sorted((k, frozen(x)) for k, x in v.items()))
+            if isinstance(v, list | tuple):
+                return tuple(frozen(x) for x in v)
+            return v if isinstance(v, int | float | str | bool | type(None)) else repr(v)
+
+        return (
+            getattr(p, "name", ""),
+            frozen(dict(getattr(p, "options", {}) or {})),
+            getattr(p, "reference", ""),
+            np.asarray(getattr(p, "x0", np.zeros(0)), float).tobytes(),
+            np.asarray(self.x_star, float).tobytes(),
+            self.opt.name,
+            frozen(dict(self.opt.static)),
+            frozen(dict(self.fixed)),
+            frozen(self.state_overrides),
+            self.delta,
+            self.levels,
+            self.directions,
+            self.newton_steps,
+            self.seed,
+            self.translate,
+        )
+
+    def program(self):
+        """(start, newton, analyse): the jitted, grid-vmapped programs, built once per equal
+        :meth:`cache_key`. ``newton`` is compiled and run only when some point of a piece is
+        not already a fixed point (weight decay with x* != 0, eps inside an EMA, ...);
+        ``analyse`` is the main program (``TRACES`` counts its traces)."""
+        key = self.cache_key()
+        cached = _PROGRAMS.get(key)
+        if cached is None:
+
+            def analyse(hyper, z0, r0, z, res):
+                TRACES[self.opt.name] += 1
+                return jax.vmap(self._one)(hyper, z0, r0, z, res)
+
+            cached = (
+                jax.jit(jax.vmap(self._start)),
+                jax.jit(jax.vmap(self._newton)),
+                jax.jit(analyse),
+            )
+            if len(_PROGRAMS) >= 32:  # keep the most recent programs only
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = cached
+        return cached
+
+    def piece(self) -> int:
+        """Grid points per call: BUCKET, fewer when the quotient arrays would be large."""
+        n = self.layout().n
+        return max(1, min(BUCKET, 4_000_000 // max(1, n * n * self.levels)))
+
+    def run(self, hyper_batch, chunk: int | None = None) -> dict:
+        """hyper_batch: a Hyper of (G,) arrays. The grid is cut into pieces of ``chunk``
+        points (default :meth:`piece`), every piece padded to that size by repeating a point,
+        so any grid (one point or thousands) runs through one compiled program."""
+        hyper_batch = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.float64), hyper_batch)
+        g = int(jax.tree_util.tree_leaves(hyper_batch)[0].shape[0])
+        size = chunk or self.piece()
+        pieces = []
+        start_fn, newton_fn, analyse_fn = self.program()
+        for start in range(0, g, size):
+            idx = np.minimum(np.arange(start, start + size), g - 1)
+            part = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper_batch)
+            z0, r0 = start_fn(part)
+            z, res = newton_fn(part, z0, r0) if bool(np.any(np.asarray(r0) > 0)) else (z0, r0)
+            out = analyse_fn(part, z0, r0, z, res)
+            keep = min(size, g - start)
+            pieces.append({k: np.asarray(v)[:keep] for k, v in out.items()})
+        return {k: np.concatenate([p[k] for p in pieces], axis=0) for k in pieces[0]}
+
+
+def equivariance_gaps(problem, opt, x_star, hyper_batch, fixed=None, state_overrides=()):
+    """Per grid point, max |H(z) - (H_y(z - s) + s)| / max(1, |H(z)|) at a probe z near
+    (x*, init state), where H_y is the step on the translated problem and s = (x*, 0):
+    0 (up to rounding) when the step depends on x only through the gradient (no decay)."""
+    x_star = np.asarray(x_star, float)
+    base = Analyzer(problem, opt, x_star, dict(fixed or {}), tuple(state_overrides))
+    moved = Analyzer(
+        Translated(problem, x_star), opt, np.zeros_like(x_star), base.fixed, base.state_overrides
+    )
+
+    def one(h):
+        H, Hy = base.step_map(h), moved.step_map(h)
+        n, d = H.layout.n, H.layout.sizes[0]
+        rng = np.random.default_rng(1)
+        pert = rng.uniform(0.5, 1.0, n) * 1e-3 * jnp.maximum(1.0, jnp.abs(H.z0))
+        zp = H.z0 + pert
+        shift = jnp.zeros(n).at[:d].set(jnp.ravel(jnp.asarray(x_star)))
+        a, b = H(zp), Hy(zp - shift) + shift
+        return jnp.max(jnp.abs(a - b)) / jnp.maximum(1.0, jnp.max(jnp.abs(a)))
+
+    hyper_batch = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.float64), hyper_batch)
+    return np.asarray(jax.jit(jax.vmap(one))(hyper_batch))
