@@ -366,21 +366,8 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
                 f"; z* lies on a family of fixed points along {fam_names} (eigenvalue exactly 1 "
                 f"along it); transverse radius {transverse:.10g}"
             )
-        return Verdict(
-            status,
-            "; ".join([text, *notes_list]),
-            rho,
-            eigs,
-            J,
-            source,
-            nonsmooth,
-            fixed_point,
-            r_abs,
-            blocks,
-            transverse_radius=transverse,
-            ad_quotient_max_rel_diff=max_rel,
-        )
-    text = f"rho = {rho:.10g} {'<' if status == 'stable' else '>'} 1 (1 - rho = {1 - rho:.3g})"
+    else:
+        text = f"rho = {rho:.10g} {'<' if status == 'stable' else '>'} 1 (1 - rho = {1 - rho:.3g})"
     return Verdict(
         status,
         "; ".join([text, *notes_list]),
@@ -392,5 +379,6 @@ def _verdict(res, i, layout, names, leaf_of, tol, notes) -> Verdict:
         fixed_point,
         r_abs,
         blocks,
+        transverse_radius=transverse,
         ad_quotient_max_rel_diff=max_rel,
     )
