@@ -93,6 +93,29 @@ def denominators(moments: Moments, h, eps_mode: str, *, paper_form: str):
     return tree_map(lambda v, w: jnp.sqrt(v / w + h.eps), moments.v, moments.w)
 
 
+def diagnostics(new_state, hyper, static, *, paper_form: str):
+    """The optimizer-file ``diagnostics`` hook of both methods: denominator D_t (the running
+    max when ``amsgrad`` is on, what S1/S2 are computed from) and step_size = lr / D_t."""
+    if static.get("amsgrad"):
+        den = new_state.den_max
+    else:
+        moments = Moments(new_state.u, new_state.v, new_state.w)
+        eps_mode = static.get("eps_mode", "official")
+        den = denominators(moments, hyper, eps_mode, paper_form=paper_form)
+    step = tree_map(lambda s: safe_div(hyper.learning_rate * jnp.ones_like(s), s), den)
+    return {"step_size": step, "denominator": den}
+
+
+BIBTEX = """@article{zhu2020maxva,
+  title   = {{MaxVA}: Fast Adaptation of Step Sizes by Maximizing Observed Variance of
+             Gradients},
+  author  = {Zhu, Chen and Cheng, Yu and Gan, Zhe and Huang, Furong and Liu, Jingjing and
+             Goldstein, Tom},
+  journal = {arXiv preprint arXiv:2006.11918},
+  year    = {2020}
+}"""
+
+
 def check_eps_mode(name: str, eps_mode: str) -> None:
     if eps_mode not in EPS_MODES:
         raise ValueError(f"{name}: eps_mode must be one of {EPS_MODES}, got {eps_mode!r}")

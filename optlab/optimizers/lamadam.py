@@ -80,14 +80,6 @@ class State(NamedTuple):
     den_max: object  # running max of D_t (None unless amsgrad)
 
 
-def _denominators(state, h, eps_mode, amsgrad):
-    if amsgrad:
-        return state.den_max
-    return _maxva.denominators(
-        _maxva.Moments(state.u, state.v, state.w), h, eps_mode, paper_form="E2"
-    )
-
-
 def make(eps_mode: str = "official", amsgrad: bool = False) -> Optimizer:
     _maxva.check_eps_mode("lamadam", eps_mode)
     amsgrad = bool(amsgrad)
@@ -126,9 +118,7 @@ def diagnostics(grads, new_state, hyper, static):
     max when on). The paper's "average step size" for LaMAdam, mean |lr M_t|-style, is the
     mean absolute parameter change, which the runner can read off the trajectory."""
     del grads
-    den = _denominators(new_state, hyper, static.get("eps_mode", "official"), static.get("amsgrad"))
-    step = tree_map(lambda s: safe_div(hyper.learning_rate * jnp.ones_like(s), s), den)
-    return {"step_size": step, "denominator": den}
+    return _maxva.diagnostics(new_state, hyper, static, paper_form="E2")
 
 
 ENTRY = OptimizerEntry(
@@ -141,12 +131,5 @@ ENTRY = OptimizerEntry(
     bounds=_maxva.BOUNDS,
     static_choices={"eps_mode": _maxva.EPS_MODES, "amsgrad": (False, True)},
     diagnostics=diagnostics,
-    bibtex="""@article{zhu2020maxva,
-  title   = {{MaxVA}: Fast Adaptation of Step Sizes by Maximizing Observed Variance of
-             Gradients},
-  author  = {Zhu, Chen and Cheng, Yu and Gan, Zhe and Huang, Furong and Liu, Jingjing and
-             Goldstein, Tom},
-  journal = {arXiv preprint arXiv:2006.11918},
-  year    = {2020}
-}""",
+    bibtex=_maxva.BIBTEX,
 )

@@ -80,14 +80,6 @@ class State(NamedTuple):
     den_max: object  # running max of the denominator (None unless amsgrad)
 
 
-def _denominators(state, h, eps_mode, amsgrad):
-    if amsgrad:
-        return state.den_max
-    return _maxva.denominators(
-        _maxva.Moments(state.u, state.v, state.w), h, eps_mode, paper_form="E3"
-    )
-
-
 def make(eps_mode: str = "official", amsgrad: bool = False) -> Optimizer:
     _maxva.check_eps_mode("madam", eps_mode)
     amsgrad = bool(amsgrad)
@@ -121,9 +113,7 @@ def diagnostics(grads, new_state, hyper, static):
     distribution, with D_t = sqrt(v~/w) + eps) and the denominator D_t itself (after the
     amsgrad max when on; what S1/S2 are computed from)."""
     del grads
-    den = _denominators(new_state, hyper, static.get("eps_mode", "official"), static.get("amsgrad"))
-    step = tree_map(lambda s: safe_div(hyper.learning_rate * jnp.ones_like(s), s), den)
-    return {"step_size": step, "denominator": den}
+    return _maxva.diagnostics(new_state, hyper, static, paper_form="E3")
 
 
 ENTRY = OptimizerEntry(
@@ -136,12 +126,5 @@ ENTRY = OptimizerEntry(
     bounds=_maxva.BOUNDS,
     static_choices={"eps_mode": _maxva.EPS_MODES, "amsgrad": (False, True)},
     diagnostics=diagnostics,
-    bibtex="""@article{zhu2020maxva,
-  title   = {{MaxVA}: Fast Adaptation of Step Sizes by Maximizing Observed Variance of
-             Gradients},
-  author  = {Zhu, Chen and Cheng, Yu and Gan, Zhe and Huang, Furong and Liu, Jingjing and
-             Goldstein, Tom},
-  journal = {arXiv preprint arXiv:2006.11918},
-  year    = {2020}
-}""",
+    bibtex=_maxva.BIBTEX,
 )
