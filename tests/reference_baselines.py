@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from harness import reference_run as run  # noqa: F401  (the shared driver)
 
 
 class _Reference:
@@ -29,19 +30,6 @@ class _Reference:
 
     def update(self, name, p, grad, state):  # in place on p and state
         raise NotImplementedError
-
-
-def run(opt, grad_fn, steps, lr_schedule=None):
-    """Trajectory {leaf: array (steps, *shape)}; grad_fn(params, t) with t = 1, 2, ...;
-    lr_schedule(t) sets hp["lr"] before step t, as a torch scheduler sets the group's lr."""
-    traj = {k: [] for k in opt.params}
-    for t in range(1, steps + 1):
-        if lr_schedule is not None:
-            opt.hp["lr"] = lr_schedule(t)
-        opt.step(grad_fn(opt.params, t))
-        for k, v in opt.params.items():
-            traj[k].append(v.copy())
-    return {k: np.stack(v) for k, v in traj.items()}
 
 
 # --- AMSGrad: torch.optim.Adam(amsgrad=True) / optax.amsgrad / Reddi et al. ------------------

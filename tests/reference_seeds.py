@@ -13,19 +13,7 @@ ball projection), so that a shared mistake is unlikely.
 from __future__ import annotations
 
 import numpy as np
-
-
-def run(opt, grad_fn, steps, lr_schedule=None):
-    """Trajectory {leaf: (steps, *shape)}; grad_fn(params, t), t = 1, 2, ...; lr_schedule(t)
-    sets hp["lr"] before step t (as a torch scheduler would)."""
-    traj = {k: [] for k in opt.params}
-    for t in range(1, steps + 1):
-        if lr_schedule is not None:
-            opt.hp["lr"] = lr_schedule(t)
-        opt.step(grad_fn(opt.params, t))
-        for k, v in opt.params.items():
-            traj[k].append(v.copy())
-    return {k: np.stack(v) for k, v in traj.items()}
+from harness import reference_run as run  # noqa: F401  (the shared driver)
 
 
 class _Reference:

@@ -21,6 +21,18 @@ import numpy as np
 import optax
 import pytest
 import reference_baselines as ref
+from harness import (
+    ATOL,
+    KAPPA,
+    NOISE,
+    RTOL,
+    SHAPES,
+    X0,
+    T,
+    as_hyper,
+    assert_tree_close,
+    run_optax,
+)
 
 from optlab._jax import jax, jnp
 from optlab.optimizers import (
@@ -55,26 +67,6 @@ MODULES = {
     "fromage": fromage,
     "signsgd": signsgd,
 }
-SHAPES = {"a": (3,), "b": (2, 4), "c": (5,)}
-T = 120
-KAPPA = 0.1
-RTOL, ATOL = 1e-10, 1e-13
-
-
-def problem(seed=0, shapes=SHAPES, steps=T):
-    rng = np.random.default_rng(seed)
-    x0 = {k: rng.normal(size=s) for k, s in shapes.items()}
-    noise = {k: rng.normal(size=(steps, *s)) for k, s in shapes.items()}
-    return x0, noise
-
-
-X0, NOISE = problem()
-
-
-def as_hyper(opt, **overrides):
-    h = opt.hyper._replace(**overrides)
-    return type(h)(*(jnp.asarray(v, jnp.float64) for v in h))
-
 
 # --- drivers -----------------------------------------------------------------------------
 
@@ -150,25 +142,6 @@ def run_jax(opt, hyper=None, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA, lr_scale=CO
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def run_optax(tx, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA):
-    def run(x0, noise):
-        state = tx.init(x0)
-
-        def body(carry, g_t):
-            x, s = carry
-            g = jax.tree_util.tree_map(lambda n, x: c * (n + kappa * x), g_t, x)
-            u, s = tx.update(g, s, x)
-            x = optax.apply_updates(x, u)
-            return (x, s), x
-
-        _, xs = jax.lax.scan(body, (x0, state), noise)
-        return xs
-
-    with jax.numpy_dtype_promotion("standard"):
-        out = jax.jit(run)(x0, noise)
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 def run_ref(cls, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA, lr_schedule=None, **hp):
     opt = cls(x0, **hp)
     grad_fn = lambda p, t: {k: c * (noise[k][t - 1] + kappa * p[k]) for k in p}  # noqa: E731
@@ -179,12 +152,6 @@ def run_ref(cls, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA, lr_schedule=None, **hp)
     if cls is ref.Fromage and hp.get("p_bound") is not None:
         assert getattr(opt, "bounded", 0) > 0
     return traj
-
-
-def assert_tree_close(a, b, rtol=RTOL, atol=ATOL):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol, err_msg=f"leaf {k}")
 
 
 def max_rel_diff(a, b):

@@ -28,6 +28,16 @@ import numpy as np
 import optax
 import pytest
 import reference_seeds as ref
+from harness import (
+    KAPPA,
+    NOISE,
+    SHAPES,
+    X0,
+    T,
+    as_hyper,
+    assert_tree_close,
+    run_optax,
+)
 
 from optlab._jax import jax, jnp
 from optlab.optimizers import (
@@ -43,26 +53,7 @@ from optlab.optimizers import (
 )
 
 MODULES = {"adamomentum": adamomentum, "adamal": adamal, "madam": madam, "lamadam": lamadam}
-SHAPES = {"a": (3,), "b": (2, 4), "c": (5,)}
-T = 120
-KAPPA = 0.1
-RTOL, ATOL = 1e-10, 1e-13
-
-
-def problem(seed=0, shapes=SHAPES, steps=T):
-    rng = np.random.default_rng(seed)
-    x0 = {k: rng.normal(size=s) for k, s in shapes.items()}
-    noise = {k: rng.normal(size=(steps, *s)) for k, s in shapes.items()}
-    return x0, noise
-
-
-X0, NOISE = problem()
 ONES = np.ones(T)
-
-
-def as_hyper(opt, **overrides):
-    h = opt.hyper._replace(**overrides)
-    return type(h)(*(jnp.asarray(v, jnp.float64) for v in h))
 
 
 # --- drivers -----------------------------------------------------------------------------
@@ -106,28 +97,6 @@ def run_ref(cls, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA, lr_schedule=None, steps
     opt = cls(x0, **hp)
     grad_fn = lambda p, t: {k: c * (noise[k][t - 1] + kappa * p[k]) for k in p}  # noqa: E731
     return opt, ref.run(opt, grad_fn, steps, lr_schedule)
-
-
-def run_optax(tx, x0=X0, noise=NOISE, c=1.0, kappa=KAPPA):
-    def run(x0, noise):
-        def body(carry, n_t):
-            x, s = carry
-            g = jax.tree_util.tree_map(lambda n, x: c * (n + kappa * x), n_t, x)
-            u, s = tx.update(g, s, x)
-            x = optax.apply_updates(x, u)
-            return (x, s), x
-
-        return jax.lax.scan(body, (x0, tx.init(x0)), noise)[1]
-
-    with jax.numpy_dtype_promotion("standard"):
-        out = jax.jit(run)(x0, noise)
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
-def assert_tree_close(a, b, rtol=RTOL, atol=ATOL):
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol, err_msg=f"leaf {k}")
 
 
 def moved(traj, x0=X0):
