@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from optlab.types import Optimizer
+
+# What the analysis needs to know about a field of an optimizer's State (by field name;
+# a field not named is ordinary dynamics):
+#   "counter"      the integer step count (held fixed, never differentiated)
+#   "nonnegative"  must stay >= 0 (second moments): one-sided difference quotients only
+#   "running_max"  a running maximum (non-negative, piecewise: ties at the fixed point)
+#   "constant"     a float carried unchanged by the step (held fixed, not part of z)
+StateRole = Literal["counter", "nonnegative", "running_max", "constant"]
+STATE_ROLES: tuple[str, ...] = ("counter", "nonnegative", "running_max", "constant")
+
+# A closed-form linearisation at the fixed point: (static options, numeric hyperparameters
+# as floats, Hessian eigenvalues at x*, whether z* = (x*, zero state) is the fixed point)
+# -> optlab.linear.ClosedForm, or None where the closed form does not apply.
+Linearisation = Callable[[Mapping[str, object], Mapping[str, float], object, bool], object]
 
 # Checked for every optimizer that has the hyperparameter: (low, high, brackets) with
 # None for no bound and brackets "[]", "[)", ... saying which ends are included.
@@ -40,6 +55,15 @@ class OptimizerEntry:
     # elementwise pytrees; keys "step_size" (the effective elementwise step lr*d_t/m_hat_t)
     # and "denominator" (what the method divides by, e.g. sqrt(v_hat)+eps), when defined.
     diagnostics: Callable[..., dict] | None = None
+    # roles of State fields that the stability analysis must respect (see StateRole)
+    state_roles: Mapping[str, StateRole] = field(default_factory=dict)
+    # the closed-form Jacobian eigenvalues at the fixed point, when a paper gives them
+    linearisation: Linearisation | None = None
+    # what is known about the fixed point beyond what the numbers show (a continuum of
+    # fixed points, a tie, a discontinuity), printed beside every verdict
+    fixed_point_note: str = ""
+    # paper symbols of hyperparameters for axis labels and tables ("learning_rate": "η")
+    symbols: Mapping[str, str] = field(default_factory=dict)
 
     def all_bounds(self) -> dict[str, Bound]:
         return {**COMMON_BOUNDS, **self.bounds}
