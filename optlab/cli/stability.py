@@ -17,7 +17,10 @@ from optlab.cli._console import err, fmt, guarded, out, print_json, with_progres
 from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_values
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
+from optlab.io.outputs import check_out_dir
 from optlab.labels import parse_number
+
+BOUNDARY_ROWS = 24  # rows of the boundary table printed (boundary.csv has all)
 
 HELP = """Linear stability of an optimizer's step map at a minimiser, over a hyperparameter grid.
 
@@ -146,10 +149,7 @@ def boundary_table(result) -> Table | None:
         table.add_column(
             heads.get(c, c[3:] if c.startswith("hp_") else c), justify="right", no_wrap=True
         )
-    rows = b.to_dict(orient="records")
-    if len(rows) > 24:  # keep the table readable: every k-th row, always the last
-        k = -(-len(rows) // 24)
-        rows = rows[::k] + ([rows[-1]] if (len(rows) - 1) % k else [])
+    rows = b.to_dict(orient="records")[:BOUNDARY_ROWS]  # the rest: said below the table
 
     def cell(c, v):
         if c in ("paper_vs_exact", "refined_vs_exact", "sim_vs_exact"):
@@ -166,9 +166,12 @@ def agreement_lines(result) -> list[str]:
     lines = []
     th = s.get("theory")
     if th:
+        err_text = "-" if th["max_eigenvalue_error"] is None else fmt(th["max_eigenvalue_error"])
         lines.append(
-            f"theory vs autodiff: {th['same_verdict']}/{th['points']} same verdict, largest "
-            f"eigenvalue difference {fmt(th['max_eigenvalue_error'])} ({'; '.join(th['forms'])})"
+            f"theory vs autodiff: {th['same_verdict']}/{th['points']} same verdict; "
+            f"{th['within_error_bounds']}/{th['compared']} points with every eigenvalue within "
+            f"its error bound; largest difference {err_text} (relative to max(1, |lambda|), "
+            f"over eigenvalues above their achievable accuracy) ({'; '.join(th['forms'])})"
         )
     sim = s.get("simulation")
     if sim:
@@ -246,20 +249,28 @@ def stability(
     )
     from optlab import api_stability  # JAX is imported here, not at `optlab --help`
 
+    out_path = api_stability.output_dir(config)
+    check_out_dir(out_path, overwrite)  # before any work: a taken folder is exit 2
     result = with_progress(
         partial(api_stability.stability, config), "analysing", err.is_terminal and not json_out
     )
-    paths = [str(p) for p in result.paths]
+    paths = [str(p) for p in result.save(out_path)]
     if json_out:
-        print_json({"out_dir": str(result.out_dir), "paths": paths, "summary": result.summary})
+        print_json({"out_dir": str(out_path), "paths": paths, "summary": result.summary})
         return
     out.print(status_table(result))
     bt = boundary_table(result)
     if bt is not None:
         out.print(bt)
+        if len(result.boundary) > BOUNDARY_ROWS:
+            out.print(
+                f"(the first {BOUNDARY_ROWS} of {len(result.boundary)} boundary rows; all are "
+                "in boundary.csv)",
+                highlight=False,
+            )
     for line in agreement_lines(result):
         out.print(escape(line), highlight=False, soft_wrap=True)
     m = result.manifest
     err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:
-        out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        out.print(f"wrote {escape(path)}", highlight=False, soft_wrap=True)

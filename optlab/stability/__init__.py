@@ -47,15 +47,15 @@ from optlab.stability._common import (
     FLOOR,
     RTOL,
     STATUSES,
-    TRACES,
 )
-from optlab.stability.analyzer import Analyzer, equivariance_gaps
+from optlab.stability.analyzer import PROGRAMS, Analyzer, equivariance_gaps
 from optlab.stability.simulation import (
     SIM_CLASSES,
     SIM_RULE,
     classify_simulation,
     late_power,
 )
+from optlab.stability.spectrum import Spectrum, balance, classify_rho, spectrum
 from optlab.stability.stepmap import Layout, StepMap, layout_of
 from optlab.stability.theory import (
     Theory,
@@ -66,7 +66,7 @@ from optlab.stability.theory import (
     theorem2_eigenvalues,
     theory,
 )
-from optlab.stability.verdicts import Verdict, _sccs, balance, verdicts
+from optlab.stability.verdicts import Verdict, _sccs, verdicts
 
 __all__ = [
     "BIAS_FREE_COUNT",
@@ -78,14 +78,16 @@ __all__ = [
     "SIM_CLASSES",
     "SIM_RULE",
     "STATUSES",
-    "TRACES",
+    "PROGRAMS",
     "Analyzer",
     "Layout",
     "StepMap",
     "Theory",
+    "Spectrum",
     "Verdict",
     "_sccs",
     "balance",
+    "classify_rho",
     "classify_simulation",
     "complex_interval",
     "equivariance_gaps",
@@ -94,6 +96,7 @@ __all__ = [
     "phi_c_exact",
     "phi_c_paper",
     "quadratic_roots",
+    "spectrum",
     "theorem2_eigenvalues",
     "theory",
     "verdicts",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from optlab._jax import jax
 
 lax = jax.lax
@@ -14,8 +12,6 @@ BIAS_NOTE = (
     "(b**t underflows to exactly 0 in float64 for b < 1 - 7e-7)"
 )
 STATUSES = ("stable", "unstable", "undetermined", "non_differentiable")
-TRACES: Counter = Counter()  # optimizer id -> times an analysis program was traced
-_PROGRAMS: dict = {}  # cache_key -> jitted program (a repeated analysis does not recompile)
 
 # State leaves that must stay >= 0 (second moments, running maxima): forward quotients only.
 NONNEGATIVE_LEAVES = frozenset({"r", "v", "s", "s_max", "v_max", "nu"})
