@@ -7,12 +7,12 @@ import numpy as np
 # ---- simulation classes ----------------------------------------------------------------------
 SIM_CLASSES = ("decays", "fluctuates", "stalls", "diverges")
 UNDERFLOW = 1e-280
-WINDOWS = 16  # amplitude history: the largest d in each sixteenth of the run
+WINDOWS = 64  # amplitude history: the largest d in each 1/64 of the run
 REGROWTH = 10  # grown back by more than this above its lowest amplitude: pushed away
 SIM_RULE = (
     "d_t = |x_t - x_f| (max over coordinates) on the recorded steps, d0 = d at the start, "
     "W = the last quarter of the run, T the last step, the amplitude history a_k = max d over "
-    "each sixteenth of the run; diverges: a non-finite iterate, or d_T > 1e3 d0 and d_T > 10 "
+    "each 1/64 of the run; diverges: a non-finite iterate, or d_T > 1e3 d0 and d_T > 10 "
     "max_{t < 3T/4} d_t (still growing at the end); fluctuates: max_W d > d0 (pushed away "
     "from the start and kept away), or max_W d > 10 max(min_{k before W} a_k, 1e-280, 8 ulp "
     "of |x_f|) (the "
