@@ -239,11 +239,12 @@ def stability(
     boundary = None
     if axis is not None:
         boundary = report.boundary_frame(table, axis, plan.grid.varied)
+        found = {"boundary_refined": refined, "sim_boundary_refined": refined_sim}
+        if axis != "learning_rate":  # eta_c is analytic; along b1, b2, ... bisect the form
+            found = {"boundary_exact": _closed_form_boundary(plan, results, table, axis), **found}
         if config.refine:
             others = [n for n in plan.grid.names if n != axis]
-            boundary = report.add_refined(
-                boundary, plan.grid.varied, axis, refined, refined_sim, others
-            )
+            boundary = report.add_refined(boundary, plan.grid.varied, axis, found, others)
     summary = report.summary(table, boundary, axis, config.simulate)
     wall = time.perf_counter() - t_start
     manifest = _manifest(
@@ -290,6 +291,31 @@ def _refine(plan, results, analyzers, config, axis) -> dict:
     verdicts = {i: results[i][1] for i in results}
     log = high is None and low is not None and low >= 0
     return refine.refine_linear(plan, verdicts, analyzers, axis, log, config.tol)
+
+
+def _closed_form_boundary(plan, results, table, axis) -> dict:
+    """Where the closed form's spectral radius crosses 1 along ``axis`` (b1, b2, ...), per
+    row of the other axes: {key: (stable end, unstable end)} by bisection of the formula
+    between the grid points where its verdict switches."""
+    status = table["theory_status"].to_numpy()
+    found, k_axis = refine.brackets(
+        plan.grid, lambda i: status[i] == "unstable", lambda i: status[i] == "stable", axis
+    )
+    out = {}
+    for key, (a, b) in found.items():
+        res = results[a][0]
+
+        def evaluate(points, res=res):
+            return [
+                _theory(plan, _hp_of(plan, p), res, None, 0.0).spectral_radius > 1 for p in points
+            ]
+
+        out.update(refine.bisect(plan.grid, {key: (a, b)}, k_axis, evaluate, log=False))
+    return out
+
+
+def _hp_of(plan, point) -> dict:
+    return dict(zip(plan.grid.names, point, strict=True))
 
 
 def _tables(plan, results, sims, layout, config):

@@ -98,10 +98,11 @@ def _boundary_slice(boundary, fixed: dict, y_axis: str):
     return b.sort_values(f"hp_{y_axis}") if len(b) else None
 
 
-def _rho_one_line(ax, b, y_axis, log: bool) -> None:
+def _rho_one_line(ax, b, y_axis, log: bool, y_edges) -> None:
     """rho = 1 where the analyzer put it: the refined boundary of each row (bisected with
-    the same analysis), else the edge between the last stable and the first unstable cell
-    (the exact cell boundary the heatmap shows)."""
+    the same analysis), else the edge between its stable and unstable cells. Each row's
+    value is drawn across that row's cell only (a step line): between rows nothing was
+    computed, so nothing is interpolated."""
     if b is None:
         return
     lo, hi = b["linear_last_stable"].to_numpy(float), b["linear_first_unstable"].to_numpy(float)
@@ -109,30 +110,37 @@ def _rho_one_line(ax, b, y_axis, log: bool) -> None:
     if "boundary_refined" in b:
         refined = b["boundary_refined"].to_numpy(float)
         edge = np.where(np.isfinite(refined), refined, edge)
-    y = b[f"hp_{y_axis}"].to_numpy(float)
-    if np.isfinite(edge).any():
-        ax.plot(
-            edge,
-            y,
-            color="gold",
-            lw=1.8,
-            marker="." if len(y) < 3 else None,
-            label=r"$\rho = 1$ (analyzer, refined)",
-        )
+    xs, ys = boundary_steps(edge, b[f"hp_{y_axis}"].to_numpy(float), y_edges)
+    if np.isfinite(xs).any():
+        ax.plot(xs, ys, color="gold", lw=1.8, label=r"$\rho = 1$ (analyzer, refined)")
 
 
-def _theory_curves(ax, b, y_axis) -> None:
-    """The exact boundary and the paper's sufficient condition as curves x_c(y), from the
-    boundary rows of the plotted slice only."""
+def boundary_steps(x, y, y_edges):
+    """A step line through boundary values ``x`` at row centres ``y``: vertical across each
+    row's cell (``y_edges`` of the plotted grid), NaN where a row has no boundary."""
+    y_edges = np.asarray(y_edges, float)
+    xs, ys = [], []
+    for xv, yv in zip(x, y, strict=True):
+        k = int(np.clip(np.searchsorted(y_edges, yv) - 1, 0, len(y_edges) - 2))
+        xs += [xv, xv]
+        ys += [y_edges[k], y_edges[k + 1]]
+    return np.asarray(xs, float), np.asarray(ys, float)
+
+
+def _theory_curves(ax, b, y_axis, y_edges) -> None:
+    """The exact boundary and the paper's sufficient condition from the boundary rows of the
+    plotted slice only, as step lines across each row's cell like the analyzer's."""
     if b is None or "boundary_exact" not in b:
         return
     y = b[f"hp_{y_axis}"].to_numpy(float)
     ex = b["boundary_exact"].to_numpy(float)
-    pa = b["boundary_paper"].to_numpy(float)
+    pa = b["boundary_paper"].to_numpy(float) if "boundary_paper" in b else np.full(len(b), np.nan)
     if np.isfinite(ex).any():
-        ax.plot(ex, y, color="black", lw=1.2, ls=(0, (4, 2)), label="exact boundary (theory)")
+        xs, ys = boundary_steps(ex, y, y_edges)
+        ax.plot(xs, ys, color="black", lw=1.2, ls=(0, (4, 2)), label="exact boundary (theory)")
     if np.isfinite(pa).any():
-        ax.plot(pa, y, color="white", lw=1.0, ls=":", label="paper's sufficient condition")
+        xs, ys = boundary_steps(pa, y, y_edges)
+        ax.plot(xs, ys, color="white", lw=1.0, ls=":", label="paper's sufficient condition")
 
 
 def _grid(df, x_axis, y_axis, value):
@@ -195,10 +203,21 @@ def spectral_radius_map(table, boundary, varied, x_axis, y_axis, title="", **ctx
         norm=rho_norm(log_rho),
         shading="flat",
     )
-    fig.colorbar(mesh, ax=ax, extend="min", label=r"$\log_{10}\rho(J)$ (grey: no linear verdict)")
+    norm = mesh.norm
+    finite = log_rho[np.isfinite(log_rho)]
+    clipped = bool(finite.size and finite.min() < norm.vmin)
+    bar = fig.colorbar(
+        mesh,
+        ax=ax,
+        extend="min" if clipped else "neither",
+        label=r"$\log_{10}\rho(J)$ (grey: no linear verdict)",
+    )
+    ticks = np.concatenate([np.linspace(norm.vmin, 0.0, 3), np.linspace(0.0, norm.vmax, 5)[1:]])
+    bar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
     b = _boundary_slice(boundary, fixed, y_axis)
-    _rho_one_line(ax, b, y_axis, xlog)
-    _theory_curves(ax, b, y_axis)
+    y_edges = _edges(y, ylog, domains.get(y_axis))
+    _rho_one_line(ax, b, y_axis, xlog, y_edges)
+    _theory_curves(ax, b, y_axis, y_edges)
     _frame(ax, x, y, x_axis, y_axis, ctx)
     ax.set_title(f"spectral radius of the step map at z*{note}\n{title}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
@@ -228,8 +247,9 @@ def sim_class_map(table, boundary, varied, x_axis, y_axis, title="", **ctx):
         shading="flat",
     )
     b = _boundary_slice(boundary, fixed, y_axis)
-    _rho_one_line(ax, b, y_axis, xlog)
-    _theory_curves(ax, b, y_axis)
+    y_edges = _edges(y, ylog, domains.get(y_axis))
+    _rho_one_line(ax, b, y_axis, xlog, y_edges)
+    _theory_curves(ax, b, y_axis, y_edges)
     handles = [Patch(color=CLASS_COLORS[c], label=c) for c in classes]
     lines, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + lines, loc="lower right", fontsize=8, framealpha=0.8)
@@ -267,10 +287,11 @@ def eigenvalue_moduli(table, eigen, axis, title="", **ctx):
         label="autodiff (eigvals of J)",
     )
     ax.axhline(1.0, color="black", lw=0.8, ls=":")
+    values = xs(table)
     if use_phi and "eta_c_exact" in table and np.isfinite(table["eta_c_exact"]).any():
         xc = float(table["eta_c_exact"].iloc[0]) / scale
-        ax.axvline(xc, color="black", lw=1, ls="--", label=f"exact boundary {xc:.4g}")
-    values = xs(table)
+        if values.min() <= xc <= values.max():  # listed only where it is drawn
+            ax.axvline(xc, color="black", lw=1, ls="--", label=f"exact boundary {xc:.4g}")
     if _is_log(values, (ctx.get("domains") or {}).get(axis)):
         ax.set_xscale("log")
     if values.min() < values.max():  # limits from the grid, so an empty plot still has them

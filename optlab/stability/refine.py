@@ -13,9 +13,11 @@ import numpy as np
 REFINE_STEPS = 40
 
 
-def brackets(grid, unstable_at, lower_at, axis: str):
-    """Per combination of the other swept axes: (point just below, point just above) the
-    first switch along ``axis`` from a ``lower_at`` point to an ``unstable_at`` point."""
+def brackets(grid, unstable_at, stable_at, axis: str):
+    """Per combination of the other swept axes: (stable point, unstable point), the first
+    adjacent pair along increasing ``axis`` where a ``stable_at`` point meets an
+    ``unstable_at`` one, in either order (larger learning rates destabilise, larger b1
+    stabilises)."""
     k_axis = list(grid.names).index(axis)
     rows: dict[tuple, list[int]] = {}
     for i, point in enumerate(grid.points):
@@ -25,32 +27,34 @@ def brackets(grid, unstable_at, lower_at, axis: str):
     for key, idx in rows.items():
         idx = sorted(idx, key=lambda i: grid.points[i][k_axis])
         for a, b in zip(idx[:-1], idx[1:], strict=True):
-            if unstable_at(b):
-                if lower_at(a):
-                    out[key] = (a, b)
+            if stable_at(a) and unstable_at(b):
+                out[key] = (a, b)
+                break
+            if unstable_at(a) and stable_at(b):
+                out[key] = (b, a)
                 break
     return out, k_axis
 
 
 def bisect(grid, found: dict, k_axis: int, evaluate, log: bool) -> dict:
-    """Bisect every bracket at once; ``evaluate(points) -> [bool unstable]``.
-    Returns {key: (lo, hi)}."""
+    """Bisect every (stable, unstable) bracket at once; ``evaluate(points) -> [bool
+    unstable]``. Returns {key: (stable end, unstable end)}."""
     keys = list(found)
-    lo = np.asarray([grid.points[found[k][0]][k_axis] for k in keys], float)
-    hi = np.asarray([grid.points[found[k][1]][k_axis] for k in keys], float)
+    s = np.asarray([grid.points[found[k][0]][k_axis] for k in keys], float)
+    u = np.asarray([grid.points[found[k][1]][k_axis] for k in keys], float)
     base = [list(grid.points[found[k][0]]) for k in keys]
-    log = log and bool(np.all(lo > 0))
+    log = log and bool(np.all(s > 0) and np.all(u > 0))
     for _ in range(REFINE_STEPS):
-        mid = np.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+        mid = np.sqrt(s * u) if log else 0.5 * (s + u)
         points = []
         for b, m in zip(base, mid, strict=True):
             p = list(b)
             p[k_axis] = float(m)
             points.append(p)
         bad = np.asarray(evaluate(points), bool)
-        hi = np.where(bad, mid, hi)
-        lo = np.where(bad, lo, mid)
-    return {k: (float(a), float(b)) for k, a, b in zip(keys, lo, hi, strict=True)}
+        u = np.where(bad, mid, u)
+        s = np.where(bad, s, mid)
+    return {k: (float(a), float(b)) for k, a, b in zip(keys, s, u, strict=True)}
 
 
 def as_batch(hyper_type, names, points):

@@ -149,17 +149,19 @@ def boundary_axis(varied) -> str | None:
     return varied[0] if varied else None
 
 
-def _bracket(x, unstable, below):
-    """(last ``below`` point before the first ``unstable`` one, that first unstable point)
-    along increasing x, and a note when there is no such switch."""
-    bad = np.nonzero(unstable)[0]
-    if bad.size == 0:
+def _bracket(x, unstable, stable):
+    """(the stable point, the unstable point) of the first adjacent switch along increasing
+    x, in either order, and a note when there is no such switch."""
+    for k in range(len(x) - 1):
+        if stable[k] and unstable[k + 1]:
+            return float(x[k]), float(x[k + 1]), ""
+        if unstable[k] and stable[k + 1]:
+            return float(x[k + 1]), float(x[k]), ""
+    if not np.any(unstable):
         return float("nan"), float("nan"), "no unstable point in range"
-    k = int(bad[0])
-    good = np.nonzero(below[:k])[0]
-    if good.size == 0:
-        return float("nan"), float(x[k]), "unstable from the start of the range"
-    return float(x[good[-1]]), float(x[k]), ""
+    if not np.any(stable):
+        return float("nan"), float("nan"), "no stable point in range"
+    return float("nan"), float("nan"), "no adjacent stable and unstable points"
 
 
 def boundary_frame(table: pd.DataFrame, axis: str, varied) -> pd.DataFrame:
@@ -175,7 +177,7 @@ def boundary_frame(table: pd.DataFrame, axis: str, varied) -> pd.DataFrame:
         df = df.sort_values(col)
         x = df[col].to_numpy(float)
         lin = df.apply(linear_verdict, axis=1).to_numpy()
-        lo, hi, note = _bracket(x, lin == "unstable", lin == "stable")
+        lo, hi, note = _bracket(x, lin == "unstable", lin == "stable")  # stable, unstable side
         row = dict(zip(others, key, strict=True))
         row.update(
             axis=axis, points=len(df), linear_last_stable=lo, linear_first_unstable=hi, note=note
@@ -188,7 +190,9 @@ def boundary_frame(table: pd.DataFrame, axis: str, varied) -> pd.DataFrame:
             row["sim_last_decays"], row["sim_first_unstable"] = slo, shi
             ex = row.get("boundary_exact", float("nan"))
             inside = np.isfinite(slo + shi + ex)
-            row["sim_brackets_exact"] = bool(slo <= ex <= shi) if inside else None
+            row["sim_brackets_exact"] = (
+                bool(min(slo, shi) <= ex <= max(slo, shi)) if inside else None
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -203,40 +207,44 @@ def _closed_form_boundary(df, lo, hi) -> dict:
         "boundary_exact": ex,
         "boundary_paper": pa,
         "paper_vs_exact": (pa - ex) / ex if np.isfinite(ex) and ex else float("nan"),
-        "linear_brackets_exact": bool(lo <= ex <= hi) if inside else None,
+        "linear_brackets_exact": bool(min(lo, hi) <= ex <= max(lo, hi)) if inside else None,
     }
 
 
-def add_refined(boundary, varied, axis, refined, refined_sim, other_names) -> pd.DataFrame:
-    """Add the bisected boundaries ({key: (lo, hi)}, key = values of ``other_names``):
-    ``boundary_refined`` (linear verdict) and ``sim_boundary_refined`` (simulated class),
-    each the midpoint of its final bracket (geometric for a positive axis), and their
-    relative difference from the exact closed form."""
+def add_refined(boundary, varied, axis, found: dict, other_names) -> pd.DataFrame:
+    """Add bisected boundaries: ``found`` maps a column name (``boundary_refined`` for the
+    linear verdict, ``sim_boundary_refined`` for the simulated class, ``boundary_exact``
+    for a closed form along an axis other than the learning rate) to {key: (stable end,
+    unstable end)}, key = values of ``other_names``. Each value is the midpoint of its final
+    bracket (geometric for positive ends); the relative differences from the exact closed
+    form follow."""
     b = boundary.copy()
     others = [v for v in varied if v != axis]
     pos = [other_names.index(v) for v in others]
 
-    def column(found):
+    def column(brackets):
         vals = []
         for _, row in b.iterrows():
             hit = float("nan")
-            for key, (lo, hi) in found.items():
+            for key, (lo, hi) in brackets.items():
                 if all(
                     np.isclose(key[p], row[f"hp_{v}"], rtol=1e-12, atol=0)
                     for p, v in zip(pos, others, strict=True)
                 ):
-                    hit = math.sqrt(lo * hi) if lo > 0 else 0.5 * (lo + hi)
+                    hit = math.sqrt(lo * hi) if lo > 0 and hi > 0 else 0.5 * (lo + hi)
             vals.append(hit)
         return np.asarray(vals, float)
 
-    b["boundary_refined"] = column(refined)
+    for name, brackets in found.items():
+        if brackets or name == "boundary_refined":
+            b[name] = column(brackets)
     if "boundary_exact" in b:
-        b["refined_vs_exact"] = (b["boundary_refined"] - b["boundary_exact"]) / b["boundary_exact"]
-    if refined_sim:
-        b["sim_boundary_refined"] = column(refined_sim)
-        if "boundary_exact" in b:
-            exact = b["boundary_exact"]
-            b["sim_vs_exact"] = (b["sim_boundary_refined"] - exact) / exact
+        for name, rel in (
+            ("boundary_refined", "refined_vs_exact"),
+            ("sim_boundary_refined", "sim_vs_exact"),
+        ):
+            if name in b:
+                b[rel] = (b[name] - b["boundary_exact"]) / b["boundary_exact"]
     return b
 
 
