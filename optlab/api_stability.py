@@ -6,14 +6,15 @@ validates every value before anything is computed (:class:`UsageError`), runs on
 compiled analysis program per group of points (integer exponents baked in; translation-
 equivariant points analysed in local coordinates), classifies every point
 (:func:`optlab.stability.verdicts`), sets the closed forms beside it
-(:func:`optlab.stability.theory`), simulates the full bias-corrected iteration with the
-runner when asked, and returns the tables. It writes nothing: ``result.save(out_dir)``
+(the optimizer's own ``linearisation``), simulates the full bias-corrected iteration with
+the runner when asked, and returns the tables. It writes nothing: ``result.save(out_dir)``
 writes ``stability.csv``, ``eigenvalues.csv``, ``boundary.csv``, the figures and
 ``manifest.json`` (the CLI calls it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -106,7 +107,7 @@ def _minimiser(problem, index: int) -> np.ndarray:
 
 
 def _check_state(plan, problem, x_star, state: dict) -> st.Layout:
-    layout = st.layout_of(problem, plan.opt, x_star)
+    layout = st.layout_of(problem, plan.opt, x_star, state_roles=_roles(plan))
     names = [n for n in layout.names if n != "x"]
     for name in state:
         if name not in names:
@@ -131,7 +132,9 @@ def _groups(plan, problem, x_star, state, fixed_groups):
             out.append((fixed, False, idx))
             continue
         hyper = plan.grid.batch(type(plan.opt.hyper), idx)
-        gaps = st.equivariance_gaps(problem, plan.opt, x_star, hyper, fixed, state)
+        gaps = st.equivariance_gaps(
+            problem, plan.opt, x_star, hyper, fixed, state, state_roles=_roles(plan)
+        )
         eq = [i for i, g in zip(idx, gaps, strict=True) if g <= 1e-12]
         neq = [i for i, g in zip(idx, gaps, strict=True) if not g <= 1e-12]
         out += [(fixed, True, eq)] if eq else []
@@ -157,11 +160,12 @@ def _analyse(plan, problem, x_star, config, progress):
             state_overrides=state,
             delta=config.delta,
             translate=translate,
+            state_roles=_roles(plan),
         )
         layout = analyzer.layout()
         hyper = plan.grid.batch(type(plan.opt.hyper), idx)
         res = analyzer.run(hyper)
-        notes = _notes(plan)
+        notes = "; ".join(n for n in (_notes(plan), *layout.notes) if n)
         per_point = [
             [n for n in (notes,) if n] + _point_notes(_hp(plan, i), translate, res, j)
             for j, i in enumerate(idx)
@@ -178,7 +182,31 @@ def _analyse(plan, problem, x_star, config, progress):
 
 
 def _notes(plan) -> str:
-    return st.FIXED_POINT_NOTES.get(plan.entry.id, "")
+    return plan.entry.fixed_point_note
+
+
+def _roles(plan) -> tuple:
+    """The optimizer's state roles as sorted (field, role) pairs (hashable: part of the
+    analysis program's cache key)."""
+    return tuple(sorted(plan.entry.state_roles.items()))
+
+
+def _complete_roles(plan, problem, x_star):
+    """For an optimizer that declares no state roles at all, the plan with roles inferred
+    from what its step does near (x*, init state) (:func:`optlab.stability.infer_roles`);
+    what was inferred joins the entry's fixed-point note, so it is printed beside every
+    verdict. An entry that declares roles is taken at its word (an undeclared field is
+    ordinary dynamics)."""
+    if plan.entry.state_roles:
+        return plan
+    point = dict(zip(plan.grid.names, plan.grid.points[0], strict=True))
+    hyper = type(plan.opt.hyper)(**{k: float(v) for k, v in point.items()})
+    roles, notes = st.infer_roles(problem, plan.opt, x_star, hyper, plan.entry.state_roles)
+    if not notes:
+        return plan
+    note = "; ".join(n for n in (plan.entry.fixed_point_note, *notes) if n)
+    entry = dataclasses.replace(plan.entry, state_roles=dict(roles), fixed_point_note=note)
+    return dataclasses.replace(plan, entry=entry)
 
 
 def _hp(plan, i: int) -> dict:
@@ -205,12 +233,15 @@ def _point_notes(hp: dict, translate: bool, res: dict, j: int) -> list[str]:
     return notes
 
 
-def _theory(plan, hp, res, verdict, tol) -> st.Theory | None:
+def _theory(plan, hp, res, verdict, tol) -> st.ClosedForm | None:
+    """The optimizer's closed-form linearisation at this point, when its entry declares one:
+    Hessian eigenvalues at x*, and whether z* = (x*, init state) is already the fixed point."""
+    if plan.entry.linearisation is None:
+        return None
     hess = np.asarray(res["hessian"], dtype=float)
     gam = np.linalg.eigvalsh(0.5 * (hess + hess.T)) if hess.size else np.zeros(0)
-    at_lemma1 = float(res["residual0"]) == 0.0
-    th = st.theory(plan.entry.id, dict(plan.opt.static), hp, gam, at_lemma1)
-    return th
+    at_zero_state = float(res["residual0"]) == 0.0
+    return plan.entry.linearisation(dict(plan.opt.static), hp, gam, at_zero_state)
 
 
 def stability(
@@ -278,6 +309,7 @@ def _prepare(config: StabilityConfig):
     plan = api.plan_optimizer(config.optimizer, shared)
     if len(plan.grid) > MAX_POINTS:
         raise UsageError(f"the grid has {len(plan.grid)} points; at most {MAX_POINTS} are allowed")
+    plan = _complete_roles(plan, problem, x_star)
     _check_state(plan, problem, x_star, dict(config.state))
     return problem, plan, x_star
 
@@ -383,7 +415,8 @@ def _manifest(
             "grid_points": len(plan.grid),
             "varied": list(plan.grid.varied),
             "programs": n_programs,
-            "fixed_point_note": st.FIXED_POINT_NOTES.get(plan.entry.id, ""),
+            "fixed_point_note": plan.entry.fixed_point_note,
+            "state_roles": dict(plan.entry.state_roles),
         },
         "z": {
             "coordinates": layout.coordinate_names() if layout else [],

@@ -67,6 +67,8 @@ ENTRY = OptimizerEntry(
     paper=REFERENCE,
     eps="E5: eps added to the v-EMA every step; gamma_l = mean_l[1/sqrt(v~)], no outer eps",
     decay=lw.DECAY,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "η", "b1": "β1", "b2": "β2", "eps": "ε"},
     bibtex=lw.BIBTEX,
     bounds={"eps": lw.EPS_POSITIVE},
     diagnostics=lw.make_diagnostics("post"),

@@ -68,6 +68,8 @@ ENTRY = OptimizerEntry(
     paper=REFERENCE,
     eps="E5: eps added to the per-layer v-EMA every step; m~/sqrt(v~_l), no outer eps",
     decay=lw.DECAY,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "η", "b1": "β1", "b2": "β2", "eps": "ε"},
     bibtex=lw.BIBTEX,
     diagnostics=lw.make_diagnostics("pre"),
 )
