@@ -126,7 +126,7 @@ def test_amplitude_history_rule():
     burst = np.where(
         t < 2000,
         d0 * 1e-24 ** (t / 2000),
-        np.minimum(1e-34 * 1.05 ** (t - 2000), 4.5e-11 * np.abs(np.sin(t / 7))),
+        np.minimum(1e-34 * 1.05 ** np.minimum(t - 2000, 2000), 4.5e-11 * np.abs(np.sin(t / 7))),
     )
     # reaches x_f = 1 exactly, then rounding kicks it by one ulp now and then
     jitter = np.where(t < 2000, d0 * 0.5 ** (t / 20), 2.2e-16 * (t.astype(int) % 40 == 0))

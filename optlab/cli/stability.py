@@ -94,70 +94,62 @@ def status_table(result) -> Table:
     return table
 
 
+BOUNDARY_HEADS = {
+    "boundary_exact": "exact (theory)",
+    "boundary_refined": "analyzer",
+    "refined_vs_exact": "rel.",
+    "linear_last_stable": "stable side",
+    "linear_first_unstable": "unstable side",
+    "sim_boundary_refined": "simulated",
+    "sim_vs_exact": "rel.",
+    "sim_last_decays": "sim: decays side",
+    "sim_first_unstable": "sim: unstable side",
+}
+RELATIVE = ("refined_vs_exact", "sim_vs_exact")
+
+
+def _boundary_columns(b) -> list[str]:
+    """The other axes, the exact boundary, then the refined boundaries where bisected (else
+    the grid points on either side of the switch), linear first, then simulated."""
+
+    def refined(name):
+        return name in b.columns and b[name].notna().any()
+
+    lin = (
+        ["boundary_refined", "refined_vs_exact"]
+        if refined("boundary_refined")
+        else ["linear_last_stable", "linear_first_unstable"]
+    )
+    sim = (
+        ["sim_boundary_refined", "sim_vs_exact"]
+        if refined("sim_boundary_refined")
+        else ["sim_last_decays", "sim_first_unstable"]
+    )
+    others = [c for c in b.columns if c.startswith("hp_")]
+    return others + [c for c in ("boundary_exact", *lin, *sim) if c in b.columns]
+
+
 def boundary_table(result) -> Table | None:
+    """The first BOUNDARY_ROWS rows of boundary.csv (the CLI says when there are more)."""
     import numpy as np
 
     b = result.boundary
     if b is None or not len(b):
         return None
-    cols = [
-        c
-        for c in (
-            "boundary_exact",
-            "boundary_refined",
-            "linear_last_stable",
-            "linear_first_unstable",
-            "sim_last_decays",
-            "sim_first_unstable",
-        )
-        if c in b.columns
-    ]
-    if not np.isfinite(b[cols].to_numpy(float)).any():
+    values = [c for c in BOUNDARY_HEADS if c in b.columns and c not in RELATIVE]
+    if not np.isfinite(b[values].to_numpy(float)).any():
         return None  # nothing to show: no boundary in range and no closed form
-    axis = result.summary.get("boundary_axis", "")
-    table = Table(title=f"stability boundary along {axis}")
-    others = [c for c in b.columns if c.startswith("hp_")]
-    found = b.get("boundary_refined")
-    refined = found is not None and found.notna().any()
-    lin = (
-        ["boundary_refined", "refined_vs_exact"]
-        if refined
-        else ["linear_last_stable", "linear_first_unstable"]
-    )
-    sim_refined = "sim_boundary_refined" in b.columns and b["sim_boundary_refined"].notna().any()
-    sim = (
-        ["sim_boundary_refined", "sim_vs_exact"]
-        if sim_refined
-        else ["sim_last_decays", "sim_first_unstable"]
-    )
-    wanted = ["boundary_exact", *lin, *sim]
-    cols = others + [c for c in wanted if c in b.columns]
-    heads = {
-        "boundary_exact": "exact (theory)",
-        "boundary_paper": "paper (25)",
-        "paper_vs_exact": "(25) rel.",
-        "boundary_refined": "analyzer",
-        "refined_vs_exact": "rel.",
-        "linear_last_stable": "stable side",
-        "linear_first_unstable": "unstable side",
-        "sim_boundary_refined": "simulated",
-        "sim_vs_exact": "rel.",
-        "sim_last_decays": "sim: last decays",
-        "sim_first_unstable": "sim: first unstable",
-    }
+    table = Table(title=f"stability boundary along {result.summary.get('boundary_axis', '')}")
+    cols = _boundary_columns(b)
     for c in cols:
-        table.add_column(
-            heads.get(c, c[3:] if c.startswith("hp_") else c), justify="right", no_wrap=True
-        )
-    rows = b.to_dict(orient="records")[:BOUNDARY_ROWS]  # the rest: said below the table
-
-    def cell(c, v):
-        if c in ("paper_vs_exact", "refined_vs_exact", "sim_vs_exact"):
-            return "-" if v != v else f"{v:+.2g}"
-        return fmt(v)
-
-    for row in rows:
-        table.add_row(*(cell(c, row[c]) for c in cols))
+        head = BOUNDARY_HEADS.get(c, c[3:] if c.startswith("hp_") else c)
+        table.add_column(head, justify="right", no_wrap=True)
+    for row in b.to_dict(orient="records")[:BOUNDARY_ROWS]:
+        cells = [
+            ("-" if row[c] != row[c] else f"{row[c]:+.2g}") if c in RELATIVE else fmt(row[c])
+            for c in cols
+        ]
+        table.add_row(*cells)
     return table
 
 
