@@ -27,7 +27,9 @@ HELP = """Linear stability of an optimizer's step map at a minimiser, over a hyp
 The Jacobian of one bias-free step (evaluated at t = 2**30) on (params, optimizer state) \
 at the fixed point, by jax.jacfwd cross-checked with one-sided difference quotients; its \
 eigenvalues beside the closed forms (Theorems 2-3 of arXiv:2112.06125, gradient descent, \
-heavy ball); with --simulate the full iteration from x* + delta at every grid point.
+heavy ball), each eigenvalue with an error bound; with --simulate the full iteration from \
+x* + delta at every grid point. Two swept axes give maps over them ((eta, eps), (b1, b2), \
+...), with rho = 1 at the refined boundary.
 
 Examples:
 
@@ -36,6 +38,8 @@ Examples:
   optlab stability --p 2 --q 1 --eps 1e-10 --eta 1e-7:1e-3:81 --b2 0.999 --mu 1e-5
 
   optlab stability rosenbrock --opt heavy_ball --lr 1e-4:1e-2:21 --hp momentum=0.5,0.9
+
+  optlab stability --opt adam --lr 1e-8 --b1 0:0.99:12 --b2 0.5:0.999:12
 
   optlab stability --opt amsgrad --lr 1e-7 --state v_max=1e-6
 """

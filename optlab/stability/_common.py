@@ -13,7 +13,7 @@ BIAS_NOTE = (
 )
 STATUSES = ("stable", "unstable", "undetermined", "non_differentiable")
 
-# entry kinds (stability.md section 7.1)
+# entry kinds of the assembled Jacobian
 SMOOTH, AD_WRONG, KINK, SINGULAR, UNRESOLVED = 0, 1, 2, 3, 4
 KIND_NAMES = ("smooth", "ad-wrong", "kink", "singular", "unresolved")
 # convergence codes of one quotient sequence

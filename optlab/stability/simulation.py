@@ -29,7 +29,7 @@ SIM_RULE = (
 def late_power(d: np.ndarray, steps: np.ndarray) -> float:
     """k in d_t ~ t^k over the second half of the run (least squares on log-log; NaN when d
     is not positive and finite there): about -1 for the algebraic creep
-    eps^(q/p)/(eta gamma^2 t) of q > 1 (stability.md 5), about 0 for a stall, large and
+    eps^(q/p)/(eta gamma^2 t) of q > 1, about 0 for a stall, large and
     negative for a geometric decay."""
     d = np.asarray(d, float)
     steps = np.asarray(steps, float)
