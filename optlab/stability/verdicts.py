@@ -115,11 +115,11 @@ def _entry_text(names, i, j) -> str:
     return f"{names[i]}<-{names[j]}"
 
 
-def _bounded(items: list[str], what: str = "entries") -> str:
+def _bounded(items: list[str]) -> str:
     """The first LISTED items, then how many more (a reason stays one readable line)."""
     if len(items) <= LISTED:
         return "; ".join(items)
-    return "; ".join(items[:LISTED]) + f"; and {len(items) - LISTED} more {what}"
+    return "; ".join(items[:LISTED]) + f"; and {len(items) - LISTED} more"
 
 
 def _block_radii(J, names, leaf_of, leaf_names) -> str:
@@ -372,7 +372,7 @@ def _undetermined(p: _Point, spec: Spectrum, family, tol) -> tuple[str, float]:
         along += [p.names[c] for c in np.nonzero(v >= 0.1 * np.max(v))[0]]
     text = (
         f"|lambda| = 1 within tol {tol:g} ({spec.describe()}) along "
-        f"{_bounded(list(dict.fromkeys(along)), 'coordinates')}: Theorem 1 gives no verdict"
+        f"{_bounded(list(dict.fromkeys(along)))}: Theorem 1 gives no verdict"
     )
     fam = np.asarray(family, bool)
     if not fam.any():
@@ -380,7 +380,7 @@ def _undetermined(p: _Point, spec: Spectrum, family, tol) -> tuple[str, float]:
     keep = np.nonzero(~fam)[0]
     sub = p.J[np.ix_(keep, keep)]
     transverse = radius(np.linalg.eigvals(sub)) if keep.size else 0.0
-    fam_names = _bounded([p.names[k] for k in np.nonzero(fam)[0]], "coordinates")
+    fam_names = _bounded([p.names[k] for k in np.nonzero(fam)[0]])
     text += (
         f"; z* lies on a family of fixed points along {fam_names} (eigenvalue exactly 1 "
         f"along it); transverse radius {transverse:.10g}"
