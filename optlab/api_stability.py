@@ -267,15 +267,8 @@ def stability(
                     plan, problem, x_star, config, sims, sim_log_every
                 )
     table, eigen = _tables(plan, results, sims, layout, config)
-    boundary = None
-    if axis is not None:
-        boundary = report.boundary_frame(table, axis, plan.grid.varied)
-        found = {"boundary_refined": refined, "sim_boundary_refined": refined_sim}
-        if axis != "learning_rate":  # eta_c is analytic; along b1, b2, ... bisect the form
-            found = {"boundary_exact": _closed_form_boundary(plan, results, table, axis), **found}
-        if config.refine:
-            others = [n for n in plan.grid.names if n != axis]
-            boundary = report.add_refined(boundary, plan.grid.varied, axis, found, others)
+    found = {"boundary_refined": refined, "sim_boundary_refined": refined_sim}
+    boundary = _boundary(plan, results, table, axis, found, config.refine)
     summary = report.summary(table, boundary, axis, config.simulate)
     wall = time.perf_counter() - t_start
     manifest = _manifest(
@@ -293,6 +286,20 @@ def stability(
     _tick(progress, 1.0)
     context = _figure_context(plan, problem, axis)
     return StabilityResult(config, table, eigen, boundary, summary, manifest, context)
+
+
+def _boundary(plan, results, table, axis, found: dict, refined: bool):
+    """boundary.csv: per row of the other axes, the switch along ``axis`` from the grid,
+    the closed form and the simulation, with the bisected values when ``refined``."""
+    if axis is None:
+        return None
+    boundary = report.boundary_frame(table, axis, plan.grid.varied)
+    if not refined:
+        return boundary
+    if axis != "learning_rate":  # eta_c is analytic; along b1, b2, ... bisect the form
+        found = {"boundary_exact": _closed_form_boundary(plan, results, table, axis), **found}
+    others = [n for n in plan.grid.names if n != axis]
+    return report.add_refined(boundary, plan.grid.varied, axis, found, others)
 
 
 def _tick(progress, fraction: float) -> None:
