@@ -315,23 +315,27 @@ class Analyzer:
         return coords, start[:, 0]
 
     def _direction_quotients(self, H, z, f0, jac, start):
-        """Quotients along ``directions`` random feasible directions (the linearity test).
-        Component j is scaled to the step where column j's linear regime starts (``start``),
-        so the probe stays linear in every coordinate at once: MAdam's coefficient is pinned
-        at b2_min only while v is below ~delta, while x and w are linear far above that. A
-        component smaller than the float64 spacing of z_j would be lost, so levels with
-        h |u_j| < FLOOR |z_j| are dropped, and for a row with H_i(z*) != 0 those where its
-        change falls below FLOOR |H_i(z*)|."""
+        """Quotients along ``directions`` random feasible directions (the linearity test that
+        catches a max of two moments tied at 0, which no single coordinate shows).
+
+        A direction moves only the coordinates where z*_j = 0, where such ties live: there
+        z*_j + h u_j is exact for every h, so the ladder can go as deep as the linear regime
+        needs (MAdam's coefficient is pinned at b2_min only while v is below ~1e-16; LaProp's
+        g / (sqrt(v) + eps) is linear only for sqrt(v) << eps). A coordinate away from 0
+        would have to stop at h ~ 1e-9 |z*_j| (its perturbation is lost to rounding below
+        that) and cut the ladder for all; a kink there shows in its own quotients. Component
+        j is further scaled to where column j's own quotients are linear (``start``). Levels
+        where a row's change falls below FLOOR |H_i(z*)| are dropped (output rounding)."""
         n = z.shape[0]
         nonneg = jnp.asarray(H.layout.nonneg_mask())
         rng = np.random.default_rng(self.seed)  # fixed directions, constants of the program
         mag = rng.uniform(0.5, 1.0, (self.directions, n))
         sign = rng.choice([-1.0, 1.0], (self.directions, n))
         dirs = jnp.where(nonneg[None, :], mag, mag * sign) * start[None, :]
+        dirs = jnp.where((z == 0)[None, :], dirs, 0.0)
         ladder = 10.0 ** -jnp.arange(0, self.levels, dtype=z.dtype)
-        size = jnp.max(jnp.abs(dirs), axis=1)  # (K,)
-        lost = jnp.max(jnp.abs(z)[None, :] / jnp.abs(dirs), axis=1)
-        floors = FLOOR * jnp.maximum(lost[:, None], jnp.abs(f0)[None, :] / size[:, None])
+        size = jnp.max(jnp.abs(dirs), axis=1)  # (K,); 0: no zero coordinate, no test
+        floors = FLOOR * jnp.abs(f0)[None, :] / jnp.where(size > 0, size, 1.0)[:, None]
         scale = jnp.maximum(jnp.abs(z), 1.0)
         noise = jnp.max(_noise(jac, scale)[None, :, :] * jnp.abs(dirs)[:, :, None], axis=1)
 
