@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from optlab.stability.verdicts import verdicts as classify
+
 REFINE_STEPS = 40
 
 
@@ -65,8 +67,6 @@ def as_batch(hyper_type, names, points):
 def refine_linear(plan, verdicts: dict, analyzers: dict, axis: str, log: bool, tol: float):
     """Where the linear verdict turns from stable to unstable along ``axis``, per row of
     the other axes. ``verdicts``/``analyzers``: by grid point."""
-    from optlab.stability.verdicts import verdicts as classify
-
     found, k_axis = brackets(
         plan.grid,
         lambda i: verdicts[i].linear_verdict == "unstable",
