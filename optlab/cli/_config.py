@@ -110,7 +110,9 @@ def _convert(kind: str, value, key: str, where: str):
         if isinstance(value, dict):  # {name = values} for name=value options such as --hp
             return [f"{k}={_joined(v, f'{key}.{k}', where)}" for k, v in value.items()]
         items = value if isinstance(value, list) else [value]
-        return [_scalar_text(v, key, where) for v in items]
+        if not all(isinstance(v, str) for v in items):
+            fail(f"{where}: {key} must be a string or a list of strings, got {value!r}")
+        return items
     return _joined(value, key, where)
 
 
