@@ -23,9 +23,21 @@ def float64():
     return enable_x64()
 
 
+def in_float64(fn):
+    """Decorator: ``fn`` runs inside :func:`float64` (a library entry point)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with float64():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def x64_enabled() -> bool:
     """Whether float64 arrays can exist here (globally or inside :func:`float64`)."""
     return bool(jax.config.jax_enable_x64)
 
 
-__all__ = ["float64", "jax", "jnp", "x64_enabled"]
+__all__ = ["float64", "in_float64", "jax", "jnp", "x64_enabled"]

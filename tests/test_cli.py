@@ -404,3 +404,10 @@ def test_summary_numbers_are_never_cut_on_80_columns(tmp_path):
     summary = read(out, "summary")
     for value in summary.final_grad_norm:
         assert fmt(value) in res.output
+
+
+def test_error_messages_print_brackets_literally(tmp_path):
+    out = tmp_path / "never"
+    res = invoke("run", "fun5", "--opt", "adam[b1=0]", "--opt", "adam[b1=0]", "--out", out)
+    assert res.exit_code == 2 and "the run 'adam[b1=0]' is asked for twice" in res.output
+    assert not out.exists()
