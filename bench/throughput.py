@@ -20,7 +20,9 @@ import time
 
 import numpy as np
 
-import optlab._jax  # noqa: F401  (before jax: host devices, float64, compilation cache)
+from optlab.cli._process import configure_process
+
+configure_process()  # a script owns its process: host devices, float64, compilation cache
 
 N = 100
 LR, B1, B2, EPS = 1e-3, 0.9, 0.99, 1e-50
