@@ -166,3 +166,15 @@ def test_rerun_refuses_what_is_not_a_manifest(tmp_path):
     bad.write_text(json.dumps({"kind": "run", "config": {"stepz": 1}}))
     res = invoke("rerun", bad)
     assert res.exit_code == 2 and "stepz" in res.output
+
+
+def test_rerun_of_a_stability_analysis_is_byte_for_byte(tmp_path):
+    first, again = tmp_path / "first", tmp_path / "again"
+    args = ["stability", "--opt", "heavy_ball", "--lr", "1e-3:1:5", "--hp", "momentum=0.5,0.9"]
+    assert invoke(*args, "--out", first).exit_code == 0
+    res = invoke("rerun", first / "manifest.json", "--out", again)
+    assert res.exit_code == 0, res.output
+    csvs = sorted(p.name for p in first.glob("*.csv"))
+    assert "stability.csv" in csvs and csvs == sorted(p.name for p in again.glob("*.csv"))
+    for name in csvs:
+        assert (again / name).read_bytes() == (first / name).read_bytes(), name

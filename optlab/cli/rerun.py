@@ -46,11 +46,15 @@ def read_manifest(path: Path) -> dict:
 
 
 def manifest_kind(manifest: dict, path: Path) -> str:
-    """Which command wrote it: the "kind" entry, else the recorded command line."""
+    """Which command wrote it: the "kind" entry, else what its config holds (a stability
+    analysis has one ``optimizer``, a trajectory a ``resolution``)."""
     kind = manifest.get("kind")
     if kind is None:
-        words = shlex.split(str(manifest.get("command", "")))
-        kind = words[1] if len(words) > 1 and words[0].endswith("optlab") else None
+        config = manifest["config"]
+        if "optimizer" in config:
+            kind = "stability"
+        elif "optimizers" in config:
+            kind = "trajectory" if "resolution" in config else "run"
     if kind not in KINDS:
         raise UsageError(f"{path}: cannot tell which command wrote it (kind {kind!r})")
     return kind
