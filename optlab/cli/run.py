@@ -173,8 +173,8 @@ def run(
     record_x: RecordX = RunConfig.record_x,
     schedule: Schedule = RunConfig.schedule,
     diagnostics: Diagnostics = RunConfig.diagnostics,
-    out_dir: Out = None,
-    overwrite: Overwrite = False,
+    out_dir: Out = RunConfig.out,
+    overwrite: Overwrite = RunConfig.overwrite,
     dtype: Dtype = RunConfig.dtype,
     json_out: Json = False,
 ) -> None:

@@ -54,13 +54,15 @@ def trajectory(
     seeds: Annotated[
         int, typer.Option(help="Number of seeds (the first is drawn).")
     ] = TrajectoryConfig.seeds,
-    gif: Annotated[bool, typer.Option("--gif", help="Also write trajectory.gif.")] = False,
+    gif: Annotated[
+        bool, typer.Option("--gif", help="Also write trajectory.gif.")
+    ] = TrajectoryConfig.gif,
     frames: Annotated[int, typer.Option(help="GIF frames.")] = TrajectoryConfig.frames,
     resolution: Annotated[
         int, typer.Option(help="Mesh points per axis.")
     ] = TrajectoryConfig.resolution,
-    out_dir: Out = None,
-    overwrite: Overwrite = False,
+    out_dir: Out = TrajectoryConfig.out,
+    overwrite: Overwrite = TrajectoryConfig.overwrite,
     dtype: Dtype = TrajectoryConfig.dtype,
     json_out: Json = False,
 ) -> None:
