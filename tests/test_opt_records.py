@@ -154,11 +154,19 @@ def test_state_roles_name_real_state_fields(oid):
     assert set(entry.symbols) <= set(opt.hyper._fields) and "learning_rate" in entry.symbols
 
 
-@pytest.mark.parametrize("oid", sorted(entries()))
+# one of each kind of declared field in the default run (moment, running max, carried
+# constant, per-layer moment, additive v); `-m slow` covers every optimizer
+QUICK_ROLES = {"adam", "amsgrad", "adabound", "aida_pq", "laida", "yogi"}
+
+
+@pytest.mark.parametrize(
+    "oid",
+    [pytest.param(i, marks=() if i in QUICK_ROLES else pytest.mark.slow) for i in entries()],
+)
 def test_declared_nonnegative_fields_are_kept_nonnegative_by_the_step(oid):
     """What the record declares agrees with what the step does: every field declared
-    non-negative (or a running maximum) is one that the role inference, probing the step
-    from non-negative values, also finds non-negative."""
+    non-negative (or a running maximum) is one that the role inference, following the
+    iteration from the init state with random kicks in x, also finds non-negative."""
     entry = entries()[oid]
     declared = {f for f, r in entry.state_roles.items() if r in ("nonnegative", "running_max")}
     if not declared:
@@ -220,3 +228,14 @@ def test_linearisation_declines_where_its_theorem_does_not_apply():
     assert lin({"eps_mode": "E1"}, hp | {"eps": 0.0}, np.ones(1), True) is None  # 0/0 at z*
     assert lin({"eps_mode": "E1"}, hp, np.ones(1), False) is None  # z* is not (x*, 0, 0)
     assert entries()["sgd"].linearisation({}, {"learning_rate": 0.1}, np.ones(1), False)
+
+
+def test_role_inference_tells_accumulators_from_signed_state():
+    """For a bare optimizer: rmsprop[centered]'s v (EMA of g^2) is non-negative, its a (EMA
+    of g) and momentum buffer are not; the integer count is the counter."""
+    problem = registry.get_problem("quadratic", {"gamma": GAMMA})
+    opt = entries()["rmsprop"].make(centered=True)
+    h = opt.hyper._replace(momentum=0.5)
+    roles, notes = st.infer_roles(problem, opt, np.zeros(2), h, {})
+    assert dict(roles) == {"count": "counter", "v": "nonnegative"}
+    assert len(notes) == 2
