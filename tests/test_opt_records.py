@@ -65,7 +65,7 @@ def _stability(tmp_path, opt: str):
     config = StabilityConfig(
         problem="quadratic",
         optimizer=opt,
-        hyper=(("learning_rate", LRS), ("eps", (EPS,))),
+        hyper=(("learning_rate", LRS), ("eps", (EPS,))),  # eps = 1e-2 for Adam and AdaBound
         refine=False,
         out=str(tmp_path / f"stab-{opt}"),
     )
@@ -99,17 +99,27 @@ def test_renamed_copy_of_adam_gets_the_same_stability_analysis(adam_w, tmp_path)
     assert (copy.theory == ref.theory).all() and (ref.theory != "").all()
 
 
-def test_an_optimizer_that_declares_no_roles_is_never_confidently_different(tmp_path, monkeypatch):
-    """adam's record with ``state_roles={}``: the step counter is recognised by what the
-    step does to it, v gets two-sided quotients where they are finite; every verdict
-    equals adam's or is ``undetermined``, never another confident one."""
-    bare = dataclasses.replace(entries()["adam"], id="adam_bare", state_roles={})
-    monkeypatch.setitem(entries(), "adam_bare", bare)
-    ref, res = _stability(tmp_path, "adam"), _stability(tmp_path, "adam_bare")
+@pytest.mark.parametrize(
+    ("oid", "inferred"),
+    [
+        ("adam", {"count": "counter", "v": "nonnegative"}),
+        ("adabound", {"count": "counter", "v": "nonnegative", "base_lr": "constant"}),
+    ],
+)
+def test_an_optimizer_that_declares_no_roles_is_never_confidently_different(
+    tmp_path, monkeypatch, oid, inferred
+):
+    """A record with ``state_roles={}``: the step counter is recognised by what the step
+    does to it, v as an accumulator the step keeps >= 0 (one-sided quotients: v = 0 at z*),
+    AdaBound's base_lr as a constant no step changes; every verdict equals the declared
+    record's or is ``undetermined``, never another confident one."""
+    bare = dataclasses.replace(entries()[oid], id=f"{oid}_bare", state_roles={})
+    monkeypatch.setitem(entries(), bare.id, bare)
+    ref, res = _stability(tmp_path, oid), _stability(tmp_path, bare.id)
     for want, got in zip(ref.table.status, res.table.status, strict=True):
         assert got in (want, "undetermined")
     same = (res.table.status == ref.table.status).to_numpy()
-    assert same.any()
+    assert same.all()  # here the inference recovers every declared role
     np.testing.assert_allclose(
         res.table.spectral_radius.to_numpy()[same],
         ref.table.spectral_radius.to_numpy()[same],
@@ -117,7 +127,7 @@ def test_an_optimizer_that_declares_no_roles_is_never_confidently_different(tmp_
     )
     reason = res.table.reason.iloc[0]
     assert "held as the step counter" in reason and "v declares no role" in reason
-    assert res.manifest["optimizer"]["state_roles"] == {"count": "counter", "v": "nonnegative"}
+    assert res.manifest["optimizer"]["state_roles"] == inferred
 
 
 # ---- the record's own contract ------------------------------------------------------------
