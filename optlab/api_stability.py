@@ -18,13 +18,14 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from optlab import api
 from optlab import stability as st
+from optlab._jax import in_float64
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.io import outputs
@@ -34,9 +35,10 @@ from optlab.stability import orbits, refine, report
 MAX_POINTS = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class StabilityResult:
-    """The tables of one analysis, and what the figures need to be drawn from them."""
+    """The tables of one analysis, and what the figures need to be drawn from them; nothing
+    is on disk until :meth:`save`."""
 
     config: StabilityConfig
     table: object  # DataFrame: one row per grid point (stability.csv)
@@ -45,6 +47,8 @@ class StabilityResult:
     summary: dict
     manifest: dict
     figure_context: dict  # varied axes, boundary axis, domains, symbols, title
+    out_dir: Path | None = None  # where save() wrote, once it has
+    paths: list[Path] = field(default_factory=list)
 
     def figures(self) -> dict:
         """{name: matplotlib Figure} for this sweep (see optlab.plots.stability)."""
@@ -54,13 +58,17 @@ class StabilityResult:
 
     def save(self, out_dir: str | Path | None = None, overwrite: bool | None = None) -> list[Path]:
         """Write the tables, figures and manifest.json to ``out_dir`` (default: the
-        config's ``out``, else runs/stability-<problem>-<time>); returns the paths."""
+        config's ``out``, else runs/stability-<problem>-<time>); returns the paths. A
+        non-empty folder without ``overwrite`` (default: the config's) is a UsageError and
+        nothing is written."""
         path = output_dir(self.config) if out_dir is None else Path(out_dir)
         outputs.check_out_dir(path, self.config.overwrite if overwrite is None else overwrite)
         tables = {"stability": self.table, "eigenvalues": self.eigenvalues}
         if self.boundary is not None:
             tables["boundary"] = self.boundary
-        return outputs.write_outputs(path, tables, self.figures(), self.manifest)
+        self.paths = outputs.write_outputs(path, tables, self.figures(), self.manifest)
+        self.out_dir = path
+        return self.paths
 
 
 def output_dir(config: StabilityConfig) -> Path:
@@ -244,6 +252,7 @@ def _theory(plan, hp, res, verdict, tol) -> st.ClosedForm | None:
     return plan.entry.linearisation(dict(plan.opt.static), hp, gam, at_zero_state)
 
 
+@in_float64  # the caller's JAX settings are left alone
 def stability(
     config: StabilityConfig, progress: Callable[[float], None] | None = None
 ) -> StabilityResult:
@@ -456,7 +465,7 @@ def _manifest(
             else None
         ),
         "summary": summary,
-        **api.environment(),
+        **outputs.environment(),
         "wall_s": round(wall, 3),
         "compile_s": round(min(compile_s, wall), 3),
     }
