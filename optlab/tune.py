@@ -1,0 +1,492 @@
+"""Equal-budget tuning: every optimizer gets the same number of configurations, drawn from a
+declared search space, the same horizon and the same seeds; the winner is chosen by an
+objective that never reads x* or f*.
+
+``tune(config)`` computes and returns tables (``tune``, ``best``, ``best_trace``) and a
+manifest; it writes nothing (the CLI saves). One problem x one optimizer structure is one
+compiled program: the configurations are the grid axis of the runner's sweep (vmapped), and
+the held-out seeds of a stochastic problem are extra columns of the same program's seed axis,
+which the choice never reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from optlab import labels, registry, search_space, suites
+from optlab.errors import UsageError
+from optlab.grid import Grid, check_bound
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """``optlab tune``. ``target``: a problem, a comma list of problems or a suite.
+    ``space``: ``[OPT:]NAME=LO:HI[:log|lin]`` items. ``seeds`` tuning seeds and
+    ``heldout_seeds`` evaluation seeds apply to problems with randomness; a deterministic
+    problem runs one seed (every seed would give the same run). ``objective``: ``final`` (the
+    final loss) or ``last:F`` (the mean loss over the records in the last fraction F of the
+    steps), averaged over the tuning seeds; a run that diverged makes it +inf."""
+
+    target: str = "andrei"
+    optimizers: tuple[str, ...] = ("adam",)
+    budget: int = 32
+    steps: int = 1000
+    space: tuple[str, ...] = ()
+    sampler: str = "sobol"
+    sample_seed: int = 0
+    seeds: int = 3
+    heldout_seeds: int = 5
+    objective: str = "final"
+    root_seed: int = 0
+    log_every: int | None = None  # None: about 1000 records per run
+    dtype: str = "float64"
+    schedule: str = "constant"
+    out: str | None = None
+    overwrite: bool = False
+    command: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OptimizerPlan:
+    """One optimizer's configurations: the same budget for every optimizer."""
+
+    spec: str
+    entry: object
+    opt: object
+    dims: tuple
+    grid: Grid
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Objective:
+    kind: str  # "final" or "last"
+    fraction: float = 0.0
+
+    def text(self) -> str:
+        if self.kind == "final":
+            return "final f"
+        return f"mean f over the last {100 * self.fraction:g} % of steps"
+
+
+@dataclass
+class TuneResult:
+    config: TuneConfig
+    tune: pd.DataFrame
+    best: pd.DataFrame
+    best_trace: pd.DataFrame
+    manifest: dict
+    caption: str
+
+
+# ---- validation and plans -------------------------------------------------------------
+def parse_objective(text: str) -> Objective:
+    if text == "final":
+        return Objective("final")
+    if text.startswith("last:"):
+        frac = labels.parse_number(text[5:], "--objective last:F")
+        if not 0 < frac <= 1:
+            raise UsageError(f"--objective {text!r}: F must be in (0, 1]")
+        return Objective("last", frac)
+    raise UsageError(f"--objective must be final or last:F (e.g. last:0.1), got {text!r}")
+
+
+def plan_optimizer(spec: str, space, budget: int, sampler: str, seed: int) -> OptimizerPlan:
+    name, settings = labels.parse_spec(spec)
+    entry = registry.optimizer_entry(name)
+    static, numeric = registry.split_settings(entry, settings)
+    opt = registry.make_optimizer(entry, static)
+    fields, bounds = opt.hyper._fields, entry.all_bounds()
+    fixed = {}
+    for key, vals in numeric.items():
+        if len(vals) != 1:
+            raise UsageError(
+                f"{spec}: tune searches a declared space; give {key} one value, or search it "
+                f"with --space '{entry.id}:{key}=LO:HI'"
+            )
+        fixed[key] = labels.parse_number(vals[0], f"{entry.id} {key}")
+        check_bound(entry.id, key, fixed[key], bounds.get(key))
+    dims = search_space.dimensions_for(entry.id, space, set(fixed))
+    for dim in dims:
+        if dim.name not in fields:
+            raise UsageError(
+                f"{entry.id} has no hyperparameter {dim.name!r} (it has: {', '.join(fields)}); "
+                f"declare it for one optimizer with --space 'OPT:{dim.name}=LO:HI'"
+            )
+        for end in (dim.lo, dim.hi):
+            check_bound(entry.id, dim.name, end, bounds.get(dim.name))
+    drawn = search_space.draw(dims, budget, sampler, seed)
+    base = {**{k: float(v) for k, v in opt.hyper._asdict().items()}, **fixed}
+    defaults = registry.static_options(entry)
+    static_changed = {k: v for k, v in static.items() if v != defaults.get(k)}
+    points, names = [], []
+    for row in drawn:
+        values = {**base, **{d.name: float(v) for d, v in zip(dims, row, strict=True)}}
+        points.append(tuple(values[f] for f in fields))
+        changed = dict(static_changed)
+        changed.update({f: values[f] for f in fields if values[f] != float(getattr(opt.hyper, f))})
+        names.append(labels.format_label(entry.id, changed))
+    grid = Grid(tuple(fields), tuple(points), tuple(d.name for d in dims))
+    return OptimizerPlan(spec, entry, opt, tuple(dims), grid, tuple(names))
+
+
+def has_randomness(problem) -> bool:
+    """Whether seeds change a run: a random start, or sampled (non-scripted) gradients."""
+    scripted = "online" in problem.tags and "stochastic" not in problem.tags
+    return problem.init is not None or (problem.sample is not None and not scripted)
+
+
+def seed_split(problem, n_tune: int, n_heldout: int) -> tuple[list[int], list[int]]:
+    """(tuning seeds, held-out seeds): disjoint; one tuning seed and none held out for a
+    deterministic problem."""
+    if not has_randomness(problem):
+        return [0], []
+    return list(range(n_tune)), list(range(n_tune, n_tune + n_heldout))
+
+
+def _check_config(config: TuneConfig) -> Objective:
+    for flag, value, low in (
+        ("--budget", config.budget, 1),
+        ("--steps", config.steps, 1),
+        ("--seeds", config.seeds, 1),
+        ("--heldout-seeds", config.heldout_seeds, 0),
+    ):
+        if value < low:
+            raise UsageError(f"{flag} must be >= {low}, got {value}")
+    if config.log_every is not None and config.log_every < 1:
+        raise UsageError(f"--log-every must be >= 1, got {config.log_every}")
+    if config.schedule not in ("constant", "inv_sqrt"):
+        raise UsageError(f"--schedule must be constant or inv_sqrt, got {config.schedule!r}")
+    if not config.optimizers:
+        raise UsageError("name at least one optimizer with --opt")
+    return parse_objective(config.objective)
+
+
+def prepare(config: TuneConfig):
+    """Everything checked before any work: (objective, target name, problems, plans)."""
+    from optlab import api
+
+    objective = _check_config(config)
+    space = search_space.parse_space(config.space)
+    target, specs = suites.resolve_target(config.target)
+    problems = [api.resolve_problem(spec) for spec in specs]
+    plans = [
+        plan_optimizer(s, space, config.budget, config.sampler, config.sample_seed)
+        for s in config.optimizers
+    ]
+    specs_given = [p.spec for p in plans]
+    if len(set(specs_given)) != len(specs_given):
+        raise UsageError("an --opt is given twice; tune each optimizer once")
+    owners = {owner for owner, _ in space if owner is not None}
+    unknown = owners - {p.entry.id for p in plans}
+    if unknown:
+        raise UsageError(f"--space names {', '.join(sorted(unknown))}, which is not an --opt")
+    for problem in problems:
+        api.check_dtype(config.dtype, plans, problem)
+    return objective, target, problems, plans
+
+
+# ---- computing ------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    """One optimizer's configurations on one problem: arrays [config, seed, record]."""
+
+    steps: np.ndarray
+    loss: np.ndarray
+    gap: np.ndarray
+    div: np.ndarray  # [config, seed]: first non-finite step, -1 if none
+
+
+def evaluate(
+    problem,
+    plan,
+    seeds,
+    *,
+    steps: int,
+    log_every: int,
+    root_seed: int = 0,
+    dtype=np.float64,
+    schedule: str = "constant",
+    progress: Callable | None = None,
+) -> Evaluation:
+    """Every configuration of ``plan`` on ``problem`` for every seed: one compiled program
+    per integer-exponent group (one in all for most optimizers)."""
+    from optlab.runner import make_sweep
+
+    n = len(plan.grid)
+    loss = gap = div = record = None
+    done = 0
+    for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
+        sweep = make_sweep(
+            problem,
+            plan.opt,
+            steps=steps,
+            log_every=log_every,
+            fixed=fixed,
+            dtype=dtype,
+            schedule=schedule,
+        )
+        hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
+        trace = sweep.run(hyper, seeds, root_seed, _share(progress, done, len(idx), n))
+        done += len(idx)
+        if loss is None:
+            shape = (n, len(seeds), len(trace.step))
+            loss, gap = np.full(shape, np.nan), np.full(shape, np.nan)
+            div, record = np.full(shape[:2], -1, np.int64), trace.step
+        loss[idx], gap[idx], div[idx] = trace.loss, trace.gap, trace.diverged_step
+    return Evaluation(np.asarray(record), loss, gap, div)
+
+
+def objective_values(ev: Evaluation, seed_idx, objective: Objective, steps: int) -> np.ndarray:
+    """Per configuration: the mean over the given seeds of the final loss (or of its mean
+    over the last fraction of steps); +inf when any of those runs diverged."""
+    loss = ev.loss[:, seed_idx, :]
+    if objective.kind == "final":
+        per_run = loss[..., -1]
+    else:
+        keep = ev.steps >= steps * (1 - objective.fraction)
+        keep[-1] = True
+        per_run = loss[..., keep].mean(axis=-1)
+    bad = (ev.div[:, seed_idx] >= 0) | ~np.isfinite(per_run)
+    per_run = np.where(bad, np.inf, per_run)
+    return per_run.mean(axis=1)
+
+
+def choose(values: np.ndarray) -> int | None:
+    """The index of the smallest objective; ties go to the earliest configuration drawn.
+    None when every configuration diverged."""
+    order = np.lexsort((np.arange(len(values)), values))
+    best = int(order[0])
+    return best if np.isfinite(values[best]) else None
+
+
+def _share(progress, base: int, size: int, total: int):
+    """A sweep's (done, calls) ticks as the fraction of the whole evaluation."""
+    if progress is None:
+        return None
+    return lambda done, calls: progress((base + size * done / calls) / total)
+
+
+def _seed_text(seeds) -> str:
+    if not seeds:
+        return "none"
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(str(s) for s in seeds)
+
+
+def _hp(plan, i: int) -> dict:
+    point = dict(zip(plan.grid.names, plan.grid.points[i], strict=True))
+    return {f"hp_{d.name}": point[d.name] for d in plan.dims}
+
+
+def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config: TuneConfig):
+    """(tune rows, best row, winner's trace frame) for one problem x optimizer."""
+    tune_seeds, held = seeds
+    t_idx = list(range(len(tune_seeds)))
+    h_idx = list(range(len(tune_seeds), len(tune_seeds) + len(held)))
+    values = objective_values(ev, t_idx, objective, config.steps)
+    n_div = (ev.div[:, t_idx] >= 0).sum(axis=1)
+    win = choose(values)
+    rank = np.empty(len(values), int)
+    rank[np.lexsort((np.arange(len(values)), values))] = np.arange(1, len(values) + 1)
+    ident = {"problem": problem.name, "optimizer": plan.entry.id, "spec": plan.spec}
+    rows = [
+        {
+            **ident,
+            "config": i,
+            "label": plan.labels[i],
+            **_hp(plan, i),
+            "objective": values[i],
+            "diverged_seeds": int(n_div[i]),
+            "status": "ok" if np.isfinite(values[i]) else "diverged",
+            "rank": int(rank[i]),
+            "chosen": i == win,
+        }
+        for i in range(len(values))
+    ]
+    best = {
+        **ident,
+        "label": plan.labels[win] if win is not None else "",
+        "config": win if win is not None else -1,
+        **(_hp(plan, win) if win is not None else {}),
+        "objective": values[win] if win is not None else np.inf,
+        "heldout_objective": np.nan,
+        "heldout_diverged": 0,
+        "tune_seeds": _seed_text(tune_seeds),
+        "heldout_seeds": _seed_text(held),
+        "steps": config.steps,
+        "budget": len(values),
+        "status": "ok" if win is not None else "every configuration diverged",
+    }
+    if win is None:
+        return rows, best, None
+    if h_idx:
+        best["heldout_objective"] = objective_values(ev, h_idx, objective, config.steps)[win]
+        best["heldout_diverged"] = int((ev.div[win, h_idx] >= 0).sum())
+    trace = _winner_trace(ident, plan.labels[win], ev, win, seeds, problem.dim)
+    return rows, best, trace
+
+
+def _winner_trace(ident: dict, label: str, ev: Evaluation, win: int, seeds, dim: int):
+    tune_seeds, held = seeds
+    all_seeds = list(tune_seeds) + list(held)
+    n, r = len(all_seeds), len(ev.steps)
+    div = np.repeat(ev.div[win], r)
+    step = np.tile(ev.steps, n)
+    return pd.DataFrame(
+        {
+            **{k: np.repeat(v, n * r) for k, v in ident.items()},
+            "label": np.repeat(label, n * r),
+            "dim": np.repeat(dim, n * r),
+            "seed": np.repeat(all_seeds, r),
+            "split": np.repeat(["tune"] * len(tune_seeds) + ["heldout"] * len(held), r),
+            "step": step,
+            "loss": ev.loss[win].reshape(n * r),
+            "gap": ev.gap[win].reshape(n * r),
+            "diverged": (div >= 0) & (step >= div),
+        }
+    )
+
+
+# ---- the whole tuning -----------------------------------------------------------------
+def tune(config: TuneConfig, progress: Callable[[float], None] | None = None) -> TuneResult:
+    """Every optimizer's ``budget`` configurations on every problem of the target."""
+    from optlab import api
+    from optlab._jax import jax
+
+    t_start = time.perf_counter()
+    objective, target, problems, plans = prepare(config)
+    dtype = api.DTYPES[config.dtype]
+    split = {p.name: seed_split(p, config.seeds, config.heldout_seeds) for p in problems}
+    weight = {p.name: max(1, p.dim) * len(split[p.name][0] + split[p.name][1]) for p in problems}
+    total = float(sum(weight[p.name] * len(plan.grid) for p in problems for plan in plans))
+    done = 0.0
+    tune_rows, best_rows, traces, log_every = [], [], [], {}
+    clock = api._CompileClock()
+    jax.monitoring.register_event_duration_secs_listener(clock)
+    try:
+        for problem in problems:
+            seeds = split[problem.name]
+            n_runs = config.budget * len(seeds[0] + seeds[1])
+            every = config.log_every or api.default_log_every(config.steps, n_runs)
+            log_every[problem.name] = every
+            for plan in plans:
+                share = weight[problem.name] * len(plan.grid) / total
+                tick = None if progress is None else _scaled(progress, done, share)
+                ev = evaluate(
+                    problem,
+                    plan,
+                    seeds[0] + seeds[1],
+                    steps=config.steps,
+                    log_every=every,
+                    root_seed=config.root_seed,
+                    dtype=dtype,
+                    schedule=config.schedule,
+                    progress=tick,
+                )
+                done += share
+                rows, best, trace = summarise(problem, plan, ev, seeds, objective, config)
+                tune_rows += rows
+                best_rows.append(best)
+                if trace is not None:
+                    traces.append(trace)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(clock)
+    wall = time.perf_counter() - t_start
+    caption = protocol_text(config, plans, objective, problems, split)
+    manifest = _manifest(config, target, objective, problems, plans, split, log_every, caption)
+    manifest.update(api.environment(), wall_s=round(wall, 3), compile_s=round(clock.seconds, 3))
+    best_trace = pd.concat(traces, ignore_index=True) if traces else pd.DataFrame()
+    return TuneResult(
+        config, pd.DataFrame(tune_rows), pd.DataFrame(best_rows), best_trace, manifest, caption
+    )
+
+
+def _scaled(progress, base: float, share: float):
+    return lambda frac: progress(min(1.0, base + share * frac))
+
+
+def protocol_text(config: TuneConfig, plans, objective: Objective, problems, split) -> str:
+    """One paragraph that states the protocol, for captions and the console."""
+    spaces = {"; ".join(d.text() for d in plan.dims) for plan in plans}
+    if len(spaces) == 1:
+        space = spaces.pop()
+    else:
+        space = "; ".join(f"{p.spec}: " + ", ".join(d.text() for d in p.dims) for p in plans)
+    draw = (
+        f"scrambled Sobol (seed {config.sample_seed})"
+        if config.sampler == "sobol"
+        else "a product grid"
+    )
+    random = [p.name for p in problems if split[p.name][1]]
+    seeds = "1 run per configuration (deterministic problems)"
+    if random:
+        t, h = split[random[0]]
+        seeds = f"tuning seeds {_seed_text(t)}, winner scored on held-out seeds {_seed_text(h)}" + (
+            " (deterministic problems: 1 run)" if len(random) < len(problems) else ""
+        )
+    return (
+        f"Tuned with equal budgets: {config.budget} configurations per optimizer by {draw} "
+        f"over {space}; {config.steps} steps each; objective: mean over tuning seeds of "
+        f"{objective.text()}, diverged = +inf, ties to the earliest draw; x* and f* unused; "
+        f"{seeds}."
+    )
+
+
+def _manifest(config, target, objective, problems, plans, split, log_every, caption) -> dict:
+    return {
+        "command": config.command,
+        "config": config.to_dict(),
+        "protocol": {
+            "text": caption,
+            "target": target,
+            "budget": config.budget,
+            "sampler": config.sampler,
+            "sample_seed": config.sample_seed,
+            "rounding_digits": search_space.DIGITS,
+            "steps": config.steps,
+            "objective": {**asdict(objective), "text": objective.text()},
+            "diverged": "+inf",
+            "ties": "earliest configuration in draw order",
+            "uses_x_star_or_f_star": False,
+        },
+        "problems": [
+            {
+                "name": p.name,
+                "dim": p.dim,
+                "f_star": p.f_star,
+                "f_star_kind": p.f_star_kind,
+                "randomness": has_randomness(p),
+                "tune_seeds": split[p.name][0],
+                "heldout_seeds": split[p.name][1],
+                "log_every": log_every.get(p.name),
+                "reference": p.reference,
+            }
+            for p in problems
+        ],
+        "optimizers": [
+            {
+                "spec": p.spec,
+                "id": p.entry.id,
+                "reference": p.opt.reference,
+                "static": dict(p.opt.static),
+                "defaults": {k: float(v) for k, v in p.opt.hyper._asdict().items()},
+                "space": [d.to_dict() for d in p.dims],
+                "configurations": len(p.grid),
+                "programs_per_problem": len(p.grid.integer_groups(p.entry.integer_hypers)),
+            }
+            for p in plans
+        ],
+        "root_seed": config.root_seed,
+        "dtype": config.dtype,
+        "schedule": config.schedule,
+    }
