@@ -181,7 +181,8 @@ def caption_for(evidence: Evidence, refs: pd.DataFrame) -> str:
     return (
         f"Solvers: {', '.join(solvers)} (performance profiles depend on this set). "
         f"Budget {evidence.budget} steps; {len(problems)} problems, {instances} instances "
-        f"(problem, seed), {runs} runs. Cost: first recorded step ({every}) with (f - f_ref) <= tol (f(x0) - f_ref); {reference}; failures (never "
+        f"(problem, seed), {runs} runs. Cost: first recorded step ({every}) with "
+        f"(f - f_ref) <= tol (f(x0) - f_ref); {reference}; failures (never "
         f"reached, diverged) stay in the denominator. {evidence.protocol.rstrip('.')}."
     )
 
