@@ -270,12 +270,24 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
     animations = {}
     if two_d:
         figures["trajectory"], animations = _trajectory_figures(problem, trace_df, config)
+    protocol = _protocol(config)
+    from optlab.plots.captions import add_caption
+
+    for fig in figures.values():  # how the settings were chosen, and the seeds, on every figure
+        add_caption(fig, protocol)
     manifest = _manifest(
         config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds
     )
+    manifest["protocol"] = protocol
     tables = {"trace": trace_df, "runs": runs_df, "summary": summary_df}
     paths = outputs.write_outputs(out_dir, tables, figures, manifest, animations)
     return RunResult(config, trace_df, runs_df, summary_df, manifest, out_dir, paths)
+
+
+def _protocol(config) -> str:
+    from optlab.tuned import untuned_protocol
+
+    return config.protocol or untuned_protocol(config.seeds)
 
 
 def _trajectory_figures(problem, trace_df, config):

@@ -31,6 +31,7 @@ class RunConfig:
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
+    protocol: str = ""  # how the hyperparameters were chosen ("" = untuned), on every figure
 
     def to_dict(self) -> dict:
         return asdict(self)

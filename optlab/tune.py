@@ -260,11 +260,26 @@ def objective_values(ev: Evaluation, seed_idx, objective: Objective, steps: int)
     return per_run.mean(axis=1)
 
 
-def choose(values: np.ndarray) -> int | None:
-    """The index of the smallest objective; ties go to the earliest configuration drawn.
-    None when every configuration diverged."""
-    order = np.lexsort((np.arange(len(values)), values))
-    best = int(order[0])
+def mean_loss(ev: Evaluation, seed_idx) -> np.ndarray:
+    """Per configuration: the loss averaged over every record and the given seeds (the area
+    under the curve, which breaks ties of the objective in favour of the faster); +inf when
+    a run diverged."""
+    per_run = ev.loss[:, seed_idx, :].mean(axis=-1)
+    bad = (ev.div[:, seed_idx] >= 0) | ~np.isfinite(per_run)
+    return np.where(bad, np.inf, per_run).mean(axis=1)
+
+
+def ranking(values: np.ndarray, tie_break: np.ndarray | None = None) -> np.ndarray:
+    """Indices from best to worst: the objective, then ``tie_break``, then draw order."""
+    index = np.arange(len(values))
+    keys = (index, values) if tie_break is None else (index, tie_break, values)
+    return np.lexsort(keys)
+
+
+def choose(values: np.ndarray, tie_break: np.ndarray | None = None) -> int | None:
+    """The index of the smallest objective; ties go to the smaller ``tie_break`` (when given),
+    then to the earliest configuration drawn. None when every configuration diverged."""
+    best = int(ranking(values, tie_break)[0])
     return best if np.isfinite(values[best]) else None
 
 
@@ -294,10 +309,11 @@ def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config
     t_idx = list(range(len(tune_seeds)))
     h_idx = list(range(len(tune_seeds), len(tune_seeds) + len(held)))
     values = objective_values(ev, t_idx, objective, config.steps)
+    tie_break = mean_loss(ev, t_idx)
     n_div = (ev.div[:, t_idx] >= 0).sum(axis=1)
-    win = choose(values)
+    win = choose(values, tie_break)
     rank = np.empty(len(values), int)
-    rank[np.lexsort((np.arange(len(values)), values))] = np.arange(1, len(values) + 1)
+    rank[ranking(values, tie_break)] = np.arange(1, len(values) + 1)
     ident = {"problem": problem.name, "optimizer": plan.entry.id, "spec": plan.spec}
     rows = [
         {
@@ -306,6 +322,7 @@ def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config
             "label": plan.labels[i],
             **_hp(plan, i),
             "objective": values[i],
+            "mean_loss": tie_break[i],
             "diverged_seeds": int(n_div[i]),
             "status": "ok" if np.isfinite(values[i]) else "diverged",
             "rank": int(rank[i]),
@@ -360,11 +377,25 @@ def _winner_trace(ident: dict, label: str, ev: Evaluation, win: int, seeds, dim:
 # ---- the whole tuning -----------------------------------------------------------------
 def tune(config: TuneConfig, progress: Callable[[float], None] | None = None) -> TuneResult:
     """Every optimizer's ``budget`` configurations on every problem of the target."""
+    t_start = time.perf_counter()
+    objective, target, problems, plans = prepare(config)
+    return tune_problems(config, problems, plans, objective, target, progress, t_start)
+
+
+def tune_problems(
+    config: TuneConfig,
+    problems,
+    plans,
+    objective: Objective,
+    target: str = "list",
+    progress: Callable[[float], None] | None = None,
+    t_start: float | None = None,
+) -> TuneResult:
+    """The tuning of already resolved problem records (a test can hand in a modified one)."""
     from optlab import api
     from optlab._jax import jax
 
-    t_start = time.perf_counter()
-    objective, target, problems, plans = prepare(config)
+    t_start = time.perf_counter() if t_start is None else t_start
     dtype = api.DTYPES[config.dtype]
     split = {p.name: seed_split(p, config.seeds, config.heldout_seeds) for p in problems}
     weight = {p.name: max(1, p.dim) * len(split[p.name][0] + split[p.name][1]) for p in problems}
@@ -437,8 +468,8 @@ def protocol_text(config: TuneConfig, plans, objective: Objective, problems, spl
     return (
         f"Tuned with equal budgets: {config.budget} configurations per optimizer by {draw} "
         f"over {space}; {config.steps} steps each; objective: mean over tuning seeds of "
-        f"{objective.text()}, diverged = +inf, ties to the earliest draw; x* and f* unused; "
-        f"{seeds}."
+        f"{objective.text()}, diverged = +inf, ties to the lower mean loss over the run, "
+        f"then to the earliest draw; x* and f* unused; {seeds}."
     )
 
 
@@ -456,7 +487,7 @@ def _manifest(config, target, objective, problems, plans, split, log_every, capt
             "steps": config.steps,
             "objective": {**asdict(objective), "text": objective.text()},
             "diverged": "+inf",
-            "ties": "earliest configuration in draw order",
+            "ties": "lower mean loss over all records, then the earliest configuration drawn",
             "uses_x_star_or_f_star": False,
         },
         "problems": [

@@ -91,3 +91,34 @@ def horizon(tuned: Tuned, steps: int | None) -> int:
             "leave --steps out or tune again for this horizon"
         )
     return tuned.steps
+
+
+def untuned_protocol(seeds: int) -> str:
+    return (
+        "Untuned: every optimizer at the hyperparameters given (defaults otherwise); "
+        f"{seeds} seed{'s' if seeds != 1 else ''}."
+    )
+
+
+def for_command(path: str, problem: str, optimizers, steps: int | None, seeds: int):
+    """``--tuned`` for run and trajectory: (optimizer labels, steps, protocol text). Every
+    optimizer asked for (or every one tuned on the problem) at the label tune chose, for the
+    horizon it was chosen for."""
+    from optlab import labels, registry
+
+    best = read_best(path)
+    pid = registry.problem_entry(labels.parse_spec(problem)[0]).id
+    chosen = []
+    for spec in specs_for(best, pid, optimizers):
+        row = setting(best, pid, spec)
+        if not row["label"]:
+            raise UsageError(
+                f"--tuned {path}: every configuration of {spec} diverged on {pid}; leave it out"
+            )
+        chosen.append(row["label"])
+    horizon_steps = horizon(best, steps)
+    protocol = (
+        f"{best.protocol.rstrip('.')}. Drawn: each optimizer at the setting tune chose for "
+        f"{pid} ({path}), {horizon_steps} steps, {seeds} seed{'s' if seeds != 1 else ''}."
+    )
+    return tuple(chosen), horizon_steps, protocol

@@ -15,6 +15,7 @@ from rich.table import Table
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values, hyper_values
 from optlab.config import RunConfig
+from optlab.errors import UsageError
 
 HELP = """Run optimizers on a problem; comma lists make a grid that runs as one compiled program.
 
@@ -34,12 +35,23 @@ def build_config(
     shortcuts: dict[str, str | None],
     hp: list[str] | None,
     dim: int | None,
+    tuned: str | None = None,
+    default_steps: int = 10_000,
     **rest,
 ) -> RunConfig:
     values = hyper_values(shortcuts, hp)
+    optimizers, steps, protocol = tuple(opt or ["aida_pq"]), rest.pop("steps", None), ""
+    if tuned:  # each optimizer at the setting `optlab tune` chose, for its horizon
+        from optlab.tuned import for_command
+
+        if values:
+            raise UsageError("--tuned sets the hyperparameters; leave out --lr, --b1, ..., --hp")
+        optimizers, steps, protocol = for_command(tuned, problem, opt, steps, rest.get("seeds", 1))
     return RunConfig(
         problem=problem,
-        optimizers=tuple(opt or ["aida_pq"]),
+        optimizers=optimizers,
+        steps=default_steps if steps is None else steps,
+        protocol=protocol,
         hyper=tuple((k, tuple(v)) for k, v in values.items()),
         problem_options=(("dim", str(dim)),) if dim is not None else (),
         command=shlex.join(["optlab", *sys.argv[1:]]),
@@ -154,7 +166,13 @@ def run(
     dim: Annotated[
         int | None, typer.Option(help="Problem dimension (Andrei suite: default 100).")
     ] = None,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 10_000,
+    steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps (default 10000; with --tuned, its horizon).")
+    ] = None,
+    tuned: Annotated[
+        str | None,
+        typer.Option(help="best.csv from tune: each optimizer at the setting tune chose."),
+    ] = None,
     log_every: Annotated[
         int | None,
         typer.Option(
@@ -193,6 +211,7 @@ def run(
         {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q},
         hp,
         dim,
+        tuned,
         steps=steps,
         log_every=log_every,
         seeds=seeds,

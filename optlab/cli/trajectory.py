@@ -36,7 +36,13 @@ def trajectory(
     p: Values = None,
     q: Values = None,
     hp: HpList = None,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 500,
+    steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps (default 500; with --tuned, its horizon).")
+    ] = None,
+    tuned: Annotated[
+        str | None,
+        typer.Option(help="best.csv from tune: each optimizer at the setting tune chose."),
+    ] = None,
     log_every: Annotated[int | None, typer.Option(help="Record every N steps.")] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds (the first is drawn).")] = 1,
     gif: Annotated[bool, typer.Option("--gif", help="Also write trajectory.gif.")] = False,
@@ -53,16 +59,20 @@ def trajectory(
         {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q},
         hp,
         None,
+        tuned,
+        default_steps=500,
         steps=steps,
-        log_every=log_every or max(1, steps // 500),
+        log_every=log_every,
         seeds=seeds,
         out=out_dir,
         overwrite=overwrite,
         dtype=dtype,
         record_x=True,
     )
+    every = log_every or max(1, base.steps // 500)
     config = TrajectoryConfig(
-        **{**base.to_dict(), "gif": gif, "frames": frames, "resolution": resolution}
+        **{**base.to_dict(), "log_every": every, "gif": gif, "frames": frames},
+        resolution=resolution,
     )
     from optlab import api
 

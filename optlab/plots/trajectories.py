@@ -60,15 +60,24 @@ def _legend_name(label: str, n_seeds: int) -> str:
     return label if n_seeds == 1 else f"{label} (seed 0 of {n_seeds})"
 
 
+def _mark_starts(ax, paths) -> None:
+    """x0 as one hollow black circle per distinct start (labelled once)."""
+    starts = np.unique(np.asarray([xy[0] for _, _, xy, _ in paths]), axis=0)
+    ax.plot(starts[:, 0], starts[:, 1], "o", mfc="white", mec="k", mew=1.5, ms=8, label="$x_0$")
+
+
 def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):
+    """Each path over the landscape, with x0, x* and every path's final point marked."""
     fig, ax = new_figure(6.0, 5.5)
     _draw_landscape(ax, land, title)
     paths = _paths(trace)
     for color, (label, _, xy, n) in zip(colors(len(paths)), paths, strict=True):
         ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=1.3, label=_legend_name(label, n))
-        ax.plot(xy[0, 0], xy[0, 1], "o", color=color, ms=5)
-        ax.plot(xy[-1, 0], xy[-1, 1], "s", color=color, ms=4)
+        last = xy[np.isfinite(xy).all(axis=1)][-1:]  # a diverged path: its last finite point
+        ax.plot(last[:, 0], last[:, 1], "s", color=color, mec="k", ms=6, zorder=4)
+    _mark_starts(ax, paths)
     if len(paths) <= MAX_LEGEND:
+        ax.plot([], [], "s", color="grey", mec="k", ms=6, label="final point (each path)")
         ax.legend(fontsize=7, loc="best")
     return fig
 
@@ -92,6 +101,7 @@ def paths_animation(land: dict, trace: pd.DataFrame, title: str = "", frames: in
     FigureCanvasAgg(fig)
     _draw_landscape(ax, land, title)
     paths = _paths(trace)
+    _mark_starts(ax, paths)
     lines, heads = [], []
     for color, (label, _, _, n) in zip(colors(len(paths)), paths, strict=True):
         lines.append(ax.plot([], [], "-", color=color, lw=1.3, label=_legend_name(label, n))[0])

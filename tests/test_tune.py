@@ -1,0 +1,166 @@
+"""`optlab tune`: equal budgets, an objective blind to x* and f*, held-out seeds, the files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from optlab import labels, registry, search_space, suites, tune
+from optlab.cli import app
+from optlab.errors import UsageError
+
+cli = CliRunner()
+SMALL = dict(budget=6, steps=60, log_every=10)
+
+
+def run_tune(problems, optimizers, heldout=3, **kw):
+    config = tune.TuneConfig(
+        target="list", optimizers=tuple(optimizers), heldout_seeds=heldout, **{**SMALL, **kw}
+    )
+    objective = tune.parse_objective(config.objective)
+    space = search_space.parse_space(config.space)
+    plans = [
+        tune.plan_optimizer(s, space, config.budget, config.sampler, config.sample_seed)
+        for s in config.optimizers
+    ]
+    return tune.tune_problems(config, problems, plans, objective)
+
+
+def test_every_optimizer_gets_exactly_the_same_number_of_configurations():
+    opts = ["adam", "sgd", "aida_pq[p=1,q=1]"]
+    result = run_tune(
+        [registry.get_problem("rosenbrock"), registry.get_problem("quadratic")],
+        opts,
+        space=("adam:b1=0.5:0.99",),  # more dimensions for one, the same budget
+    )
+    counts = result.tune.groupby(["problem", "spec"]).size()
+    assert set(counts) == {SMALL["budget"]} and len(counts) == 2 * len(opts)
+    assert [o["configurations"] for o in result.manifest["optimizers"]] == [6, 6, 6]
+    assert result.best.groupby("problem").size().tolist() == [3, 3]
+    adam = result.tune[(result.tune.spec == "adam") & (result.tune.problem == "rosenbrock")]
+    assert adam["hp_b1"].between(0.5, 0.99).all() and adam["hp_learning_rate"].nunique() == 6
+    assert result.tune.groupby(["problem", "spec"])["chosen"].sum().eq(1).all()
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", pytest.param("nqm", marks=pytest.mark.slow)])
+def test_tuning_is_invariant_to_x_star_and_f_star(name):
+    """A problem whose x* and f* are removed tunes identically (the objective never reads
+    them; nqm also has random starts, sampled gradients and held-out seeds)."""
+    problem = registry.get_problem(name)
+    blind = dataclasses.replace(problem, x_star=None, f_star=None, f_star_kind="none")
+    a = run_tune([problem], ["adam", "sgd"], seeds=2, heldout=2)
+    b = run_tune([blind], ["adam", "sgd"], seeds=2, heldout=2)
+    cols = ["spec", "config", "label", "objective", "status", "rank", "chosen"]
+    pd.testing.assert_frame_equal(a.tune[cols], b.tune[cols])
+    pd.testing.assert_frame_equal(
+        a.best[["label", "objective", "heldout_objective"]],
+        b.best[["label", "objective", "heldout_objective"]],
+    )
+    assert np.isnan(b.best_trace["gap"]).all() and not np.isnan(a.best_trace["gap"]).all()
+
+
+def test_heldout_seeds_are_disjoint_and_never_read_by_the_choice():
+    nqm = registry.get_problem("nqm")
+    result = run_tune([nqm], ["adam"], heldout=4, seeds=2)
+    for _, row in result.best.iterrows():
+        assert row.tune_seeds == "0,1" and row.heldout_seeds == "2-5"
+        assert np.isfinite(row.heldout_objective)
+    split = result.best_trace.groupby("split")["seed"].unique()
+    assert set(split["tune"]).isdisjoint(split["heldout"])
+    assert sorted(split["heldout"]) == [2, 3, 4, 5]
+    without = run_tune([nqm], ["adam"], heldout=0, seeds=2)
+    cols = ["label", "objective", "chosen"]
+    pd.testing.assert_frame_equal(result.tune[cols], without.tune[cols])
+    # a deterministic problem runs one seed, with nothing held out
+    det = run_tune([registry.get_problem("rosenbrock")], ["adam"])
+    assert det.best.loc[0, "tune_seeds"] == "0" and det.best.loc[0, "heldout_seeds"] == "none"
+
+
+def test_objective_choice_ties_and_divergence():
+    assert tune.choose(np.array([2.0, 1.0, 1.0, np.inf])) == 1  # tie: earliest drawn
+    assert tune.choose(np.array([2.0, 1.0, 1.0]), np.array([0.0, 5.0, 4.0])) == 2
+    assert tune.choose(np.array([1.0, 1.0]), np.array([3.0, 3.0])) == 0
+    assert tune.choose(np.array([np.inf, np.inf])) is None
+    ev = tune.Evaluation(
+        steps=np.array([0, 5, 10]),
+        loss=np.array([[[9.0, 4.0, 2.0], [9.0, 6.0, 4.0]], [[9.0, 1.0, np.nan], [9, 1, 1]]]),
+        gap=np.zeros((2, 2, 3)),
+        div=np.array([[-1, -1], [7, -1]]),
+    )
+    final = tune.objective_values(ev, [0, 1], tune.parse_objective("final"), 10)
+    assert final[0] == 3.0 and final[1] == np.inf  # one diverged seed makes it +inf
+    last = tune.objective_values(ev, [0, 1], tune.parse_objective("last:0.5"), 10)
+    assert last[0] == pytest.approx((3 + 5) / 2)
+    with pytest.raises(UsageError):
+        tune.parse_objective("last:2")
+
+
+def test_sobol_draws_are_seeded_rounded_and_labels_read_back():
+    dims = search_space.dimensions_for("adam", search_space.parse_space(["b1=0.5:0.99"]), set())
+    a = search_space.draw(dims, 8, "sobol", 3)
+    assert np.array_equal(a, search_space.draw(dims, 8, "sobol", 3))
+    assert not np.array_equal(a, search_space.draw(dims, 8, "sobol", 4))
+    assert (a[:, 0] >= 1e-5).all() and (a[:, 0] <= 1).all()
+    plan = tune.plan_optimizer("adam", search_space.parse_space([]), 8, "sobol", 0)
+    for label, point in zip(plan.labels, plan.grid.points, strict=True):
+        _, settings = labels.parse_spec(label)
+        assert float(settings["learning_rate"][0]) == point[0]
+    grid = search_space.draw(dims, 9, "grid", 0)
+    assert len({tuple(r) for r in grid}) == 9 and grid[:, 0].min() == 1e-5
+    with pytest.raises(UsageError):
+        search_space.draw(dims, 8, "grid", 0)
+
+
+def test_suites_and_targets():
+    assert suites.get_suite("andrei").problems == tuple(f"fun{i}" for i in range(1, 11))
+    assert "rosenbrock" in suites.get_suite("2d").problems
+    assert "chen" in suites.get_suite("counterexamples").problems
+    assert "nqm" in suites.get_suite("stochastic").problems
+    target = suites.resolve_target("fun1,quadratic[gamma=[1,2]]")
+    assert target == ("list", ("fun1", "quadratic[gamma=[1,2]]"))
+    with pytest.raises(UsageError):
+        suites.resolve_target("fun1,nonsense")
+
+
+def test_cli_tune_writes_the_files_and_profile_reads_them(tmp_path):
+    out = tmp_path / "t"
+    args = ["tune", "quadratic,sphere", "--opt", "adam", "--opt", "sgd", "--budget", 4]
+    res = cli.invoke(app, [str(a) for a in args + ["--steps", 40, "--out", out]])
+    assert res.exit_code == 0, res.output
+    for name in ("tune.csv", "best.csv", "best_trace.csv", "tuning.png", "manifest.json"):
+        assert (out / name).is_file() and str(out / name) in res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["protocol"]["budget"] == 4 and manifest["protocol"]["steps"] == 40
+    assert manifest["protocol"]["uses_x_star_or_f_star"] is False
+    best = pd.read_csv(out / "best.csv")
+    assert len(best) == 4 and best.label.str.startswith(("adam", "sgd")).all()
+    prof = tmp_path / "p"
+    res = cli.invoke(app, ["profile", str(out), "--out", str(prof)])
+    assert res.exit_code == 0, res.output
+    for name in ("performance_profiles", "data_profiles", "runtime_ecdf"):
+        assert (prof / f"{name}.csv").is_file() and (prof / f"{name}.png").is_file()
+    text = " ".join(res.output.split())
+    assert "2 problems" in text and "Solvers: adam, sgd" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fun5", "--opt", "sgd", "--space", "sgd:b1=0.1:0.9"],  # sgd has no b1
+        ["fun5", "--opt", "adam", "--budget", "0"],
+        ["fun5", "--opt", "adam", "--sampler", "grid", "--space", "b1=0.1:0.9", "--budget", "8"],
+        ["nosuch", "--opt", "adam"],
+        ["fun5", "--opt", "adam[learning_rate=[0.1,0.2]]"],
+        ["fun5", "--opt", "adam", "--objective", "median"],
+    ],
+)
+def test_cli_tune_bad_input_is_one_line_and_writes_nothing(tmp_path, args):
+    out = tmp_path / "x"
+    res = cli.invoke(app, ["tune", *args, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "error:" in res.output and not out.exists()
