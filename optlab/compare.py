@@ -17,7 +17,7 @@ import pandas as pd
 from optlab import profiles, suites
 from optlab.errors import UsageError
 
-UNTUNED = "untuned: every optimizer at the hyperparameters given (defaults otherwise)"
+UNTUNED = "Untuned: every optimizer at the hyperparameters given (defaults otherwise)"
 TRACE_COLUMNS = ["problem", "solver", "seed", "step", "loss", "gap", "dim"]
 
 
@@ -177,7 +177,11 @@ def caption_for(evidence: Evidence, refs: pd.DataFrame) -> str:
     )
     firsts = trace[trace["step"] > 0].groupby(["problem", "solver", "seed"])["step"].min()
     lo, hi = int(firsts.min()), int(firsts.max())
-    every = f"every {lo} steps" if lo == hi else f"every {lo} to {hi} steps"
+    every = (
+        f"every {lo} to {hi} steps"
+        if lo != hi
+        else ("every step" if lo == 1 else f"every {lo} steps")
+    )
     return (
         f"Solvers: {', '.join(solvers)} (performance profiles depend on this set). "
         f"Budget {evidence.budget} steps; {len(problems)} problems, {instances} instances "

@@ -73,6 +73,9 @@ def setting(tuned: Tuned, problem: str, spec: str) -> dict:
 
 def specs_for(tuned: Tuned, problem: str, wanted) -> list[str]:
     """The optimizers to draw: the ones asked for, or every one tuned on ``problem``."""
+    if not (tuned.table["problem"] == problem).any():
+        have = ", ".join(dict.fromkeys(tuned.table["problem"]))
+        raise UsageError(f"--tuned {tuned.path} has no settings for {problem} (it has: {have})")
     if wanted:
         return list(wanted)
     return list(tuned.table[tuned.table["problem"] == problem]["spec"])

@@ -63,7 +63,10 @@ def _legend_name(label: str, n_seeds: int) -> str:
 def _mark_starts(ax, paths) -> None:
     """x0 as one hollow black circle per distinct start (labelled once)."""
     starts = np.unique(np.asarray([xy[0] for _, _, xy, _ in paths]), axis=0)
-    ax.plot(starts[:, 0], starts[:, 1], "o", mfc="white", mec="k", mew=1.5, ms=8, label="$x_0$")
+    ax.plot(
+        starts[:, 0], starts[:, 1], "o", mfc="white", mec="k", mew=1.5, ms=8, label="$x_0$",
+        clip_on=False, zorder=5,
+    )  # fmt: skip
 
 
 def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):

@@ -12,13 +12,15 @@ from matplotlib.lines import Line2D
 from optlab.plots.captions import add_caption
 from optlab.plots.style import colors
 
+CAP = 1e100  # larger differences are drawn at the cap: a log axis cannot span 1e-300..1e300
+
 
 def _floor(values: np.ndarray, best: float) -> float:
     """Where the panel's best (objective - best = 0) is drawn on a log axis: a decade below
     the smallest positive difference."""
     diff = values - best
     positive = diff[np.isfinite(diff) & (diff > 0)]
-    return positive.min() / 10 if positive.size else 1.0
+    return max(positive.min() / 10, 1e-200) if positive.size else 1.0
 
 
 def _panel(ax, df: pd.DataFrame, names: list[str], palette) -> None:
@@ -31,12 +33,12 @@ def _panel(ax, df: pd.DataFrame, names: list[str], palette) -> None:
         one = df[df["spec"] == spec].sort_values("hp_learning_rate")
         lr, obj = one["hp_learning_rate"].to_numpy(float), one["objective"].to_numpy(float)
         ok = np.isfinite(obj)
-        y = np.maximum(obj - low, floor)
+        y = np.clip(obj - low, floor, CAP)
         style = "-o" if one.filter(like="hp_").shape[1] == 1 else "o"
         ax.plot(lr[ok], y[ok], style, color=color, ms=2.5, lw=0.9, label=spec)
         chosen = one[one["chosen"]]
         if len(chosen):
-            cy = np.maximum(chosen["objective"].to_numpy(float) - low, floor)
+            cy = np.clip(chosen["objective"].to_numpy(float) - low, floor, CAP)
             ax.plot(chosen["hp_learning_rate"], cy, "*", color=color, ms=11, mec="k", mew=0.6)
         diverged.append((lr[~ok], color))
     ax.set_xscale("log")
@@ -63,7 +65,7 @@ def tuning_figure(tune: pd.DataFrame, caption: str = "", ncols: int = 5) -> Figu
     for ax in axes.ravel()[len(problems) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
-        ax.set_ylabel("objective − panel's best\n(best drawn on a floor)", fontsize=7)
+        ax.set_ylabel("objective − panel's best\n(0 on a floor, ≥ 1e100 at 1e100)", fontsize=7)
     for ax in axes[-1, :]:
         ax.set_xlabel("learning rate", fontsize=8)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
