@@ -127,11 +127,17 @@ def test_suites_and_targets():
         suites.resolve_target("fun1,nonsense")
 
 
-def test_cli_tune_writes_the_files_and_profile_reads_them(tmp_path):
-    out = tmp_path / "t"
+@pytest.fixture(scope="module")
+def tuned_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune") / "t"
     args = ["tune", "quadratic,sphere", "--opt", "adam", "--opt", "sgd", "--budget", 4]
     res = cli.invoke(app, [str(a) for a in args + ["--steps", 40, "--out", out]])
     assert res.exit_code == 0, res.output
+    return out, res
+
+
+def test_cli_tune_writes_the_files_and_profile_reads_them(tuned_folder, tmp_path):
+    out, res = tuned_folder
     for name in ("tune.csv", "best.csv", "best_trace.csv", "tuning.png", "manifest.json"):
         assert (out / name).is_file() and str(out / name) in res.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -164,3 +170,51 @@ def test_cli_tune_bad_input_is_one_line_and_writes_nothing(tmp_path, args):
     res = cli.invoke(app, ["tune", *args, "--out", str(out)])
     assert res.exit_code == 2, res.output
     assert "error:" in res.output and not out.exists()
+
+
+def test_tuned_trajectory_and_suite_profile_use_the_chosen_settings(tuned_folder, tmp_path):
+    out, _ = tuned_folder
+    best = pd.read_csv(out / "best.csv")
+    chosen = best[best.problem == "sphere"].set_index("spec")["label"]
+    traj = tmp_path / "traj"
+    res = cli.invoke(
+        app, ["trajectory", "sphere", "--tuned", str(out / "best.csv"), "--out", str(traj)]
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((traj / "manifest.json").read_text())
+    assert manifest["config"]["optimizers"] == [chosen["adam"], chosen["sgd"]]
+    assert (
+        manifest["steps"] == 40
+        and "Tuned with equal budgets: 4 configurations" in manifest["protocol"]
+    )
+    res = cli.invoke(
+        app, ["trajectory", "sphere", "--tuned", str(out / "best.csv"), "--steps", "50"]
+    )
+    assert res.exit_code == 2 and "tuned for 40 steps" in res.output
+    prof = tmp_path / "prof"
+    args = ["profile", "--suite", "quadratic,sphere", "--tuned", str(out / "best.csv")]
+    res = cli.invoke(app, [*args, "--out", str(prof)])
+    assert res.exit_code == 0, res.output
+    trace = pd.read_csv(prof / "trace.csv", keep_default_na=False)
+    runs = trace[["problem", "solver", "label"]].drop_duplicates()
+    for _, row in runs.iterrows():
+        assert (
+            row.label
+            == best[(best.problem == row.problem) & (best.spec == row.solver)].label.item()
+        )
+    assert "at its tuned setting" in json.loads((prof / "manifest.json").read_text())["protocol"]
+
+
+def test_profile_bad_input_is_one_line(tuned_folder, tmp_path):
+    out, _ = tuned_folder
+    cases = [
+        ["profile", str(out), "--suite", "2d", "--opt", "adam"],  # both
+        ["profile", "--suite", "2d"],  # no optimizers
+        ["profile", "--suite", "2d", "--tuned", str(out / "best.csv")],  # problems not tuned
+        ["profile", str(tmp_path / "missing")],
+        ["profile", str(out), "--tolerances", "2"],
+    ]
+    for args in cases:
+        res = cli.invoke(app, [*args, "--out", str(tmp_path / "p")])
+        assert res.exit_code == 2 and "error:" in res.output, (args, res.output)
+        assert not (tmp_path / "p").exists()
