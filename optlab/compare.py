@@ -258,7 +258,7 @@ def _setup(config: ProfileConfig):
     for problem in problems:
         api.check_dtype(config.dtype, list(plans.values()), problem)
     if best is None:
-        protocol = f"{UNTUNED}; seeds {config.seeds} per problem with randomness, else 1"
+        protocol = f"{UNTUNED}; {config.seeds} seed(s) per problem with randomness, 1 otherwise"
     else:
         protocol = (
             f"Each optimizer at its tuned setting from {config.tuned} ({best.protocol}); "

@@ -178,6 +178,9 @@ def prepare(config: TuneConfig):
     space = search_space.parse_space(config.space)
     target, specs = suites.resolve_target(config.target)
     problems = [api.resolve_problem(spec) for spec in specs]
+    names = [p.name for p in problems]
+    if len(set(names)) != len(names):  # best.csv is keyed by the problem's name
+        raise UsageError(f"{config.target!r} names one problem twice ({', '.join(names)})")
     plans = [
         plan_optimizer(s, space, config.budget, config.sampler, config.sample_seed)
         for s in config.optimizers
