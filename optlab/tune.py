@@ -11,8 +11,11 @@ which the choice never reads.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -21,6 +24,9 @@ import pandas as pd
 from optlab import labels, registry, search_space, suites
 from optlab.errors import UsageError
 from optlab.grid import Grid, check_bound
+
+# sweeps in flight at once: compiling one program overlaps running another
+WORKERS = int(os.environ.get("OPTLAB_TUNE_WORKERS", 2))
 
 
 @dataclass(frozen=True)
@@ -399,54 +405,90 @@ def tune_problems(
     from optlab._jax import jax
 
     t_start = time.perf_counter() if t_start is None else t_start
-    dtype = api.DTYPES[config.dtype]
     split = {p.name: seed_split(p, config.seeds, config.heldout_seeds) for p in problems}
-    weight = {p.name: max(1, p.dim) * len(split[p.name][0] + split[p.name][1]) for p in problems}
-    total = float(sum(weight[p.name] * len(plan.grid) for p in problems for plan in plans))
-    done = 0.0
-    tune_rows, best_rows, traces, log_every = [], [], [], {}
+    log_every = {}
+    for p in problems:
+        n_runs = config.budget * len(split[p.name][0] + split[p.name][1])
+        log_every[p.name] = config.log_every or api.default_log_every(config.steps, n_runs)
+    jobs = [(problem, plan) for problem in problems for plan in plans]
     clock = api._CompileClock()
     jax.monitoring.register_event_duration_secs_listener(clock)
     try:
-        for problem in problems:
-            seeds = split[problem.name]
-            n_runs = config.budget * len(seeds[0] + seeds[1])
-            every = config.log_every or api.default_log_every(config.steps, n_runs)
-            log_every[problem.name] = every
-            for plan in plans:
-                share = weight[problem.name] * len(plan.grid) / total
-                tick = None if progress is None else _scaled(progress, done, share)
-                ev = evaluate(
-                    problem,
-                    plan,
-                    seeds[0] + seeds[1],
-                    steps=config.steps,
-                    log_every=every,
-                    root_seed=config.root_seed,
-                    dtype=dtype,
-                    schedule=config.schedule,
-                    progress=tick,
-                )
-                done += share
-                rows, best, trace = summarise(problem, plan, ev, seeds, objective, config)
-                tune_rows += rows
-                best_rows.append(best)
-                if trace is not None:
-                    traces.append(trace)
+        evaluations = _run_jobs(jobs, split, log_every, config, progress)
     finally:
         jax.monitoring.unregister_event_duration_listener(clock)
+    tune_rows, best_rows, traces = [], [], []
+    for (problem, plan), ev in zip(jobs, evaluations, strict=True):
+        rows, best, trace = summarise(problem, plan, ev, split[problem.name], objective, config)
+        tune_rows += rows
+        best_rows.append(best)
+        if trace is not None:
+            traces.append(trace)
     wall = time.perf_counter() - t_start
     caption = protocol_text(config, plans, objective, problems, split)
     manifest = _manifest(config, target, objective, problems, plans, split, log_every, caption)
     manifest.update(api.environment(), wall_s=round(wall, 3), compile_s=round(clock.seconds, 3))
+    manifest["workers"] = WORKERS  # compile_s sums the workers' compile times
     best_trace = pd.concat(traces, ignore_index=True) if traces else pd.DataFrame()
     return TuneResult(
         config, pd.DataFrame(tune_rows), pd.DataFrame(best_rows), best_trace, manifest, caption
     )
 
 
-def _scaled(progress, base: float, share: float):
-    return lambda frac: progress(min(1.0, base + share * frac))
+class _Progress:
+    """Thread-safe sum of the jobs' fractions done, each weighted by its share of work."""
+
+    def __init__(self, progress, shares):
+        self.progress, self.shares = progress, shares
+        self.done = [0.0] * len(shares)
+        self.lock = threading.Lock()
+
+    def tick(self, k: int):
+        if self.progress is None:
+            return None
+
+        def update(frac: float) -> None:
+            with self.lock:
+                self.done[k] = frac
+                self.progress(
+                    min(1.0, sum(s * d for s, d in zip(self.shares, self.done, strict=True)))
+                )
+
+        return update
+
+
+def _run_jobs(jobs, split, log_every, config: TuneConfig, progress) -> list[Evaluation]:
+    """Every (problem, optimizer) sweep; ``WORKERS`` at a time, so that one program compiles
+    (XLA, without the GIL) while another runs. Programs are independent: the numbers do not
+    depend on the order or the overlap."""
+    from optlab import api
+
+    dtype = api.DTYPES[config.dtype]
+    weights = [
+        max(1, p.dim) * len(split[p.name][0] + split[p.name][1]) * len(plan.grid)
+        for p, plan in jobs
+    ]
+    bar = _Progress(progress, [w / sum(weights) for w in weights])
+
+    def job(k: int) -> Evaluation:
+        problem, plan = jobs[k]
+        seeds = split[problem.name]
+        return evaluate(
+            problem,
+            plan,
+            seeds[0] + seeds[1],
+            steps=config.steps,
+            log_every=log_every[problem.name],
+            root_seed=config.root_seed,
+            dtype=dtype,
+            schedule=config.schedule,
+            progress=bar.tick(k),
+        )
+
+    if WORKERS <= 1 or len(jobs) == 1:
+        return [job(k) for k in range(len(jobs))]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(job, range(len(jobs))))
 
 
 def protocol_text(config: TuneConfig, plans, objective: Objective, problems, split) -> str:

@@ -125,6 +125,7 @@ def tune(
     out.print(best_table(result.best))
     out.print(result.caption, highlight=False, markup=False)
     m = result.manifest
-    err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
+    compile_note = f"compile {m['compile_s']:.2f} s summed over {m['workers']} workers"
+    err.print(f"wall {m['wall_s']:.2f} s ({compile_note})", highlight=False)
     for path in paths:
         out.print(f"wrote {path}", highlight=False, soft_wrap=True, markup=False)
