@@ -218,3 +218,17 @@ def test_profile_bad_input_is_one_line(tuned_folder, tmp_path):
         res = cli.invoke(app, [*args, "--out", str(tmp_path / "p")])
         assert res.exit_code == 2 and "error:" in res.output, (args, res.output)
         assert not (tmp_path / "p").exists()
+
+
+def test_untuned_runs_say_so_in_the_manifest(tmp_path):
+    from optlab import api
+    from optlab.config import RunConfig
+
+    config = RunConfig(
+        problem="quadratic", optimizers=("sgd",), steps=5, seeds=2, out=str(tmp_path)
+    )
+    result = api.run(config)
+    assert (
+        result.manifest["protocol"].startswith("Untuned")
+        and "2 seeds" in result.manifest["protocol"]
+    )

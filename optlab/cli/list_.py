@@ -11,8 +11,10 @@ from optlab.cli._console import guarded, out, print_json
 from optlab.cli._options import Json
 from optlab.errors import UsageError
 
-HELP = """List optimizers (reference, defaults, eps placement, decay), problems (n, x0, f*) or
-suites (named sets of problems for tune and profile).
+HELP = """List optimizers, problems or suites.
+
+Optimizers: reference, defaults, eps placement, decay. Problems: n, x0, f*. Suites: the named
+sets of problems that tune and profile take.
 
 Examples:
 

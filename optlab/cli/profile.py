@@ -18,8 +18,10 @@ from optlab.cli._options import Dtype, Json, Out, Overwrite
 from optlab.errors import UsageError
 from optlab.labels import parse_values
 
-HELP = """Profiles over a suite: Dolan-Moré performance profiles, Moré-Wild data profiles and a
-COCO-style runtime ECDF (cost = steps to reach a target relative to f(x0) - f*).
+HELP = """Performance, data and runtime-ECDF profiles of optimizers over a suite of problems.
+
+Dolan-Moré performance profiles, Moré-Wild data profiles and a COCO-style runtime ECDF, with
+cost = steps to reach a target relative to f(x0) - f*.
 
 Give result folders of run or tune, or --suite with --opt to run first (with --tuned
 best.csv, each optimizer at the setting tune chose).

@@ -66,7 +66,9 @@ def tune(
     ],
     opt: Annotated[
         list[str] | None,
-        typer.Option("--opt", "-o", help="Optimizer id or 'id[key=value,...]' (repeatable)."),
+        typer.Option(
+            "--opt", "-o", help="Optimizer id or 'id\\[key=value,...]' (repeatable)."
+        ),  # \\[ : a literal bracket in rich help
     ] = None,
     budget: Annotated[int, typer.Option(help="Configurations per optimizer.")] = 32,
     steps: Annotated[int, typer.Option(help="Steps of every run (the same horizon).")] = 1000,
