@@ -15,7 +15,7 @@ from optlab.plots.style import colors
 def _panels(n: int, ncols: int = 4):
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(3.3 * ncols, 2.8 * nrows + 0.6), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 3.3 * ncols), 2.8 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
@@ -44,7 +44,7 @@ def _finish(fig, axes, solvers, caption: str, title: str) -> Figure:
         title=title,  # in the legend box: a suptitle would overlap it
         title_fontsize=10,
     )
-    add_caption(fig, caption, width=int(38 * min(4, len(axes))))
+    add_caption(fig, caption, width=max(95, 38 * min(4, len(axes))))
     return fig
 
 

@@ -58,7 +58,7 @@ def tuning_figure(tune: pd.DataFrame, caption: str = "", ncols: int = 5) -> Figu
     palette = colors(len(names))
     ncols = min(ncols, len(problems))
     nrows = -(-len(problems) // ncols)
-    fig = Figure(figsize=(3.3 * ncols + 0.5, 3.0 * nrows + 1.0), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 3.3 * ncols + 0.5), 3.0 * nrows + 1.0), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, problem in zip(axes.ravel(), problems, strict=False):
         _panel(ax, tune[tune["problem"] == problem], names, palette)
@@ -75,5 +75,5 @@ def tuning_figure(tune: pd.DataFrame, caption: str = "", ncols: int = 5) -> Figu
     ]
     labels += ["chosen", "diverged (drawn at the top)"]
     fig.legend(handles, labels, loc="outside upper center", ncols=min(8, len(labels)), fontsize=8)
-    add_caption(fig, caption, width=int(36 * ncols))
+    add_caption(fig, caption, width=max(95, 36 * ncols))
     return fig
