@@ -160,3 +160,65 @@ def test_costs_from_a_trace_first_recorded_hit_reference_and_divergence():
     assert c[("unknown", "A", 1e-1)] == 20 and np.isinf(c[("unknown", "A", 1e-2)])
     assert c[("unknown", "B", 1e-3)] == 20
     assert set(costs["dim"]) == {2}
+
+
+def _write_run(folder, rows, steps, dim=2, protocol=None):
+    import json
+
+    folder.mkdir()
+    pd.DataFrame(rows).to_csv(folder / "trace.csv", index=False)
+    manifest = {"steps": steps, "problem": {"dim": dim}}
+    if protocol:
+        manifest["protocol"] = protocol
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _rows(problem, optimizer, label, losses, seed=0):
+    return [
+        {
+            "problem": problem,
+            "optimizer": optimizer,
+            "label": label,
+            "seed": seed,
+            "step": 10 * k,
+            "loss": f,
+            "gap": f,
+        }
+        for k, f in enumerate(losses)
+    ]
+
+
+def test_run_folders_become_one_table_of_solvers(tmp_path):
+    from optlab import compare
+    from optlab.errors import UsageError
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _write_run(
+        a, _rows("p1", "adam", "adam", [1, 0.1, 0.01]) + _rows("p1", "sgd", "sgd", [1, 1, 0.5]), 20
+    )
+    _write_run(b, _rows("p2", "adam", "adam", [4, 1, 0]) + _rows("p2", "sgd", "sgd", [4, 4, 4]), 20)
+    ev = compare.load_results([a, b])
+    assert ev.budget == 20 and sorted(ev.trace.solver.unique()) == ["adam", "sgd"]
+    assert ev.protocol.startswith("Untuned")
+    costs, perf, data, ecdf, solved, refs = compare.profile(ev, (1e-1,))
+    frac = solved.set_index("solver")["fraction_solved"]
+    assert frac["adam"] == 1.0 and frac["sgd"] == 0.0  # sgd: 0.5 then 1 (p2) are above 0.1
+    # two labels of one optimizer on a problem: solvers are labels
+    c = tmp_path / "c"
+    grid = _rows("p1", "adam", "adam[learning_rate=0.1]", [1, 0.5, 0.2]) + _rows(
+        "p1", "adam", "adam[learning_rate=1]", [1, 0.05, 0.01]
+    )
+    _write_run(c, grid, 20)
+    assert sorted(compare.load_results([c]).trace.solver.unique()) == sorted(
+        ["adam[learning_rate=0.1]", "adam[learning_rate=1]"]
+    )
+    d = tmp_path / "d"  # another horizon
+    _write_run(d, _rows("p3", "adam", "adam", [1, 0.5]) + _rows("p3", "sgd", "sgd", [1, 1]), 10)
+    with pytest.raises(UsageError, match="different horizons"):
+        compare.load_results([a, d])
+    with pytest.raises(UsageError, match="two result folders"):
+        compare.load_results([a, a])
+    e = tmp_path / "e"  # sgd missing on p4
+    _write_run(e, _rows("p4", "adam", "adam", [1, 0.5, 0.1]), 20)
+    with pytest.raises(UsageError, match="no runs of sgd"):
+        compare.load_results([a, e])
