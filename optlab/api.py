@@ -296,7 +296,7 @@ def _trajectory_figures(problem, trace_df, config):
 
     land = landscape_for(problem, trace_df, config.resolution)
     title = f"{problem.name}: {config.steps} steps"
-    fig = trajectories.paths_figure(land, trace_df, title)
+    fig = trajectories.paths_figure(land, trace_df, title, loss_panel=config.loss_panel)
     anims = {}
     if config.gif:
         anims["trajectory"] = trajectories.paths_animation(land, trace_df, title, config.frames)

@@ -46,6 +46,7 @@ class TrajectoryConfig(RunConfig):
     gif: bool = False
     resolution: int = 200  # mesh points per axis for the contour plot
     frames: int = 60  # animation frames (GIF)
+    loss_panel: bool = False  # f(x_t) - f* (or f) against t beside the paths
 
 
 @dataclass(frozen=True)

@@ -232,3 +232,26 @@ def test_untuned_runs_say_so_in_the_manifest(tmp_path):
         result.manifest["protocol"].startswith("Untuned")
         and "2 seeds" in result.manifest["protocol"]
     )
+
+
+def test_trajectory_figure_marks_x0_x_star_final_points_and_can_add_a_loss_panel():
+    from optlab.plots.trajectories import paths_figure
+
+    steps = np.arange(4)
+    trace = pd.DataFrame(
+        {
+            "label": np.repeat(["a", "b"], 4),
+            "seed": 0,
+            "step": np.tile(steps, 2),
+            "x_0": [1, 0.5, 0.2, 0.1, 1, 0.8, 0.6, 0.4],
+            "x_1": [1, 0.5, 0.2, 0.1, 1, 0.9, 0.7, 0.5],
+            "loss": np.linspace(2, 0.1, 8),
+            "gap": np.linspace(2, 0.1, 8),
+        }
+    )
+    X, Y = np.meshgrid(np.linspace(-1, 2, 5), np.linspace(-1, 2, 5))
+    land = {"X": X, "Y": Y, "Z": X**2 + Y**2, "box": (-1, 2, -1, 2), "x_star": np.zeros((1, 2))}
+    fig = paths_figure(land, trace, "t")
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "$x_0$" in labels and "x*" in labels and "final point (each path)" in labels
+    assert len(fig.axes) == 1 and len(paths_figure(land, trace, "t", loss_panel=True).axes) == 2

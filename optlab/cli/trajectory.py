@@ -48,6 +48,9 @@ def trajectory(
     gif: Annotated[bool, typer.Option("--gif", help="Also write trajectory.gif.")] = False,
     frames: Annotated[int, typer.Option(help="GIF frames.")] = 60,
     resolution: Annotated[int, typer.Option(help="Mesh points per axis.")] = 200,
+    loss_panel: Annotated[
+        bool, typer.Option("--loss-panel", help="Draw f(x_t) - f* against t beside the paths.")
+    ] = False,
     out_dir: Out = None,
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",
@@ -73,6 +76,7 @@ def trajectory(
     config = TrajectoryConfig(
         **{**base.to_dict(), "log_every": every, "gif": gif, "frames": frames},
         resolution=resolution,
+        loss_panel=loss_panel,
     )
     from optlab import api
 

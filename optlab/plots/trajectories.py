@@ -69,9 +69,34 @@ def _mark_starts(ax, paths) -> None:
     )  # fmt: skip
 
 
-def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):
-    """Each path over the landscape, with x0, x* and every path's final point marked."""
-    fig, ax = new_figure(6.0, 5.5)
+def _loss_panel(ax, trace: pd.DataFrame, paths) -> None:
+    """f(x_t) - f* (f(x_t) when f* is unknown) of the drawn seed, one line per path."""
+    metric = "gap" if trace["gap"].notna().any() else "loss"
+    first = trace[trace["seed"] == trace["seed"].min()]
+    positive = True
+    for color, (label, _, _, _) in zip(colors(len(paths)), paths, strict=True):
+        one = first[first["label"] == label].sort_values("step")
+        values = one[metric].to_numpy(float)
+        positive &= bool(np.all(values[np.isfinite(values)] > 0))
+        ax.plot(one["step"], values, color=color, lw=1.2)
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("$f(x_t) - f^*$" if metric == "gap" else "$f(x_t)$")
+    ax.grid(True, alpha=0.3)
+
+
+def paths_figure(land: dict, trace: pd.DataFrame, title: str = "", loss_panel: bool = False):
+    """Each path over the landscape, with x0, x* and every path's final point marked; with
+    ``loss_panel`` the loss of each path beside it."""
+    from matplotlib.figure import Figure
+
+    if loss_panel:
+        fig = Figure(figsize=(11.0, 5.5), layout="constrained")
+        ax, side = fig.subplots(1, 2, width_ratios=[1.1, 1])
+        ax.grid(True, which="major", alpha=0.3)
+    else:
+        fig, ax = new_figure(6.0, 5.5)
     _draw_landscape(ax, land, title)
     paths = _paths(trace)
     for color, (label, _, xy, n) in zip(colors(len(paths)), paths, strict=True):
@@ -82,6 +107,8 @@ def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):
     if len(paths) <= MAX_LEGEND:
         ax.plot([], [], "s", color="grey", mec="k", ms=6, label="final point (each path)")
         ax.legend(fontsize=7, loc="best")
+    if loss_panel:
+        _loss_panel(side, trace, paths)
     return fig
 
 
