@@ -273,30 +273,26 @@ def run_suite(config: ProfileConfig, progress=None) -> Evidence:
 
     jobs, plans, steps, protocol = _setup(config)
     dtype = api.DTYPES[config.dtype]
-    frames = []
-    for k, (problem, solver, label, seeds) in enumerate(jobs):
-        every = config.log_every or api.default_log_every(steps, len(seeds))
+    bar = tune.Progress(progress, [1 / len(jobs)] * len(jobs))
+
+    def job(k: int) -> pd.DataFrame:
+        problem, solver, label, seeds = jobs[k]
         if not label:  # tune found no configuration that did not diverge: a failure
-            frames.append(_failed(problem, solver, seeds, steps))
-            continue
-        tick = None if progress is None else _part(progress, k, len(jobs))
+            return _failed(problem, solver, seeds, steps)
         ev = tune.evaluate(
             problem,
             plans[label],
             seeds,
             steps=steps,
-            log_every=every,
+            log_every=config.log_every or api.default_log_every(steps, len(seeds)),
             root_seed=config.root_seed,
             dtype=dtype,
-            progress=tick,
+            progress=bar.tick(k),
         )
-        frames.append(_frame(problem, solver, label, seeds, ev))
-    trace = pd.concat(frames, ignore_index=True)
+        return _frame(problem, solver, label, seeds, ev)
+
+    trace = pd.concat(tune.in_parallel(job, len(jobs)), ignore_index=True)
     return Evidence(trace, steps, protocol, [config.suite], ran=True)
-
-
-def _part(progress, k: int, n: int):
-    return lambda frac: progress((k + frac) / n)
 
 
 def _frame(problem, solver: str, label: str, seeds, ev) -> pd.DataFrame:

@@ -435,7 +435,7 @@ def tune_problems(
     )
 
 
-class _Progress:
+class Progress:
     """Thread-safe sum of the jobs' fractions done, each weighted by its share of work."""
 
     def __init__(self, progress, shares):
@@ -468,7 +468,7 @@ def _run_jobs(jobs, split, log_every, config: TuneConfig, progress) -> list[Eval
         max(1, p.dim) * len(split[p.name][0] + split[p.name][1]) * len(plan.grid)
         for p, plan in jobs
     ]
-    bar = _Progress(progress, [w / sum(weights) for w in weights])
+    bar = Progress(progress, [w / sum(weights) for w in weights])
 
     def job(k: int) -> Evaluation:
         problem, plan = jobs[k]
@@ -485,10 +485,15 @@ def _run_jobs(jobs, split, log_every, config: TuneConfig, progress) -> list[Eval
             progress=bar.tick(k),
         )
 
-    if WORKERS <= 1 or len(jobs) == 1:
-        return [job(k) for k in range(len(jobs))]
+    return in_parallel(job, len(jobs))
+
+
+def in_parallel(job: Callable[[int], object], n: int) -> list:
+    """``[job(0), ..., job(n-1)]``, WORKERS at a time, in order."""
+    if WORKERS <= 1 or n <= 1:
+        return [job(k) for k in range(n)]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(job, range(len(jobs))))
+        return list(pool.map(job, range(n)))
 
 
 def protocol_text(config: TuneConfig, plans, objective: Objective, problems, split) -> str:
