@@ -79,9 +79,36 @@ def _from_tune(folder: Path, manifest: dict) -> tuple[pd.DataFrame, int, str]:
     held = df.groupby("problem")["split"].transform(lambda s: (s == "heldout").any())
     # the winner's held-out seeds where the problem has them: runs the choice never read
     df = df[np.where(held, df["split"] == "heldout", df["split"] == "tune")]
-    steps = manifest.get("config", {}).get("steps") or int(df["step"].max())
+    steps = int(manifest.get("config", {}).get("steps") or df["step"].max())
     protocol = manifest.get("protocol", {}).get("text", "tuned (protocol not recorded)")
-    return df.rename(columns={"spec": "solver"}), int(steps), protocol
+    df = df.rename(columns={"spec": "solver"})
+    return (
+        pd.concat([df, *_tune_failures(folder, manifest, steps)], ignore_index=True),
+        steps,
+        protocol,
+    )
+
+
+def _tune_failures(folder: Path, manifest: dict, steps: int) -> list[pd.DataFrame]:
+    """Where every configuration diverged, best_trace.csv has no rows: the failures come
+    from best.csv, so that they stay in the denominator."""
+    from optlab import tuned
+
+    path = folder / "best.csv"
+    if not path.is_file():
+        return []
+    best = pd.read_csv(path, keep_default_na=False, dtype={"label": str})
+    dims = {p["name"]: p["dim"] for p in manifest.get("problems", [])}
+    return [
+        _failed(
+            row.problem,
+            row.spec,
+            tuned.evaluation_seeds(row._asdict()),
+            steps,
+            dims.get(row.problem, 0),
+        )
+        for row in best[best["label"] == ""].itertuples()
+    ]
 
 
 def _from_run(folder: Path, manifest: dict) -> tuple[pd.DataFrame, int, str]:
@@ -278,7 +305,7 @@ def run_suite(config: ProfileConfig, progress=None) -> Evidence:
     def job(k: int) -> pd.DataFrame:
         problem, solver, label, seeds = jobs[k]
         if not label:  # tune found no configuration that did not diverge: a failure
-            return _failed(problem, solver, seeds, steps)
+            return _failed(problem.name, solver, seeds, steps, problem.dim)
         ev = tune.evaluate(
             problem,
             plans[label],
@@ -314,16 +341,16 @@ def _frame(problem, solver: str, label: str, seeds, ev) -> pd.DataFrame:
     )
 
 
-def _failed(problem, solver: str, seeds, steps: int) -> pd.DataFrame:
+def _failed(problem: str, solver: str, seeds, steps: int, dim: int) -> pd.DataFrame:
     """Rows for a solver without a setting on this problem: no value ever, so every cost is
     infinite and the failure stays in the denominator."""
     n = len(seeds)
     return pd.DataFrame(
         {
-            "problem": problem.name,
+            "problem": problem,
             "solver": solver,
             "label": "",
-            "dim": problem.dim,
+            "dim": dim,
             "seed": np.repeat(seeds, 2),
             "step": np.tile([0, steps], n),
             "loss": np.nan,

@@ -255,3 +255,17 @@ def test_trajectory_figure_marks_x0_x_star_final_points_and_can_add_a_loss_panel
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert "$x_0$" in labels and "x*" in labels and "final point (each path)" in labels
     assert len(fig.axes) == 1 and len(paths_figure(land, trace, "t", loss_panel=True).axes) == 2
+
+
+def test_an_optimizer_that_always_diverges_is_a_failure_not_a_gap(tmp_path):
+    out = tmp_path / "t"
+    args = ["tune", "fun5[dim=4]", "--opt", "adam", "--opt", "sgd", "--space", "sgd:lr=1e3:1e4"]
+    res = cli.invoke(app, [*args, "--budget", "2", "--steps", "200", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    best = pd.read_csv(out / "best.csv", keep_default_na=False).set_index("spec")
+    assert best.loc["sgd", "label"] == "" and best.loc["sgd", "status"].startswith("every")
+    res = cli.invoke(app, ["profile", str(out), "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    solved = pd.read_csv(tmp_path / "p" / "solved.csv")
+    assert (solved[solved.solver == "sgd"].fraction_solved == 0).all()
+    assert (solved[solved.solver == "adam"].fraction_solved[:1] == 1).all()
