@@ -262,7 +262,7 @@ def _jobs(config: ProfileConfig, problems, tuned_best):
             jobs += [(problem, spec, spec, seeds) for spec in config.optimizers]
             continue
         for spec in tuned.specs_for(tuned_best, problem.name, config.optimizers):
-            row = tuned.setting(tuned_best, problem.name, spec)
+            row = tuned.setting(tuned_best, problem.name, spec, tune.options_text(problem))
             jobs.append((problem, row["spec"], row["label"], tuned.evaluation_seeds(row)))
     return jobs
 

@@ -11,6 +11,7 @@ which the choice never reads.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -142,6 +143,12 @@ def plan_optimizer(spec: str, space, budget: int, sampler: str, seed: int) -> Op
         names.append(labels.format_label(entry.id, changed))
     grid = Grid(tuple(fields), tuple(points), tuple(d.name for d in dims))
     return OptimizerPlan(spec, entry, opt, tuple(dims), grid, tuple(names))
+
+
+def options_text(problem) -> str:
+    """The problem's resolved options as JSON (best.csv is keyed by name; these tell
+    ``fun5`` at n = 100 from ``fun5[dim=10]``)."""
+    return json.dumps(dict(problem.options), sort_keys=True, default=str)
 
 
 def has_randomness(problem) -> bool:
@@ -324,6 +331,7 @@ def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config
     rank = np.empty(len(values), int)
     rank[ranking(values, tie_break)] = np.arange(1, len(values) + 1)
     ident = {"problem": problem.name, "optimizer": plan.entry.id, "spec": plan.spec}
+    options = {"problem_options": options_text(problem)}
     rows = [
         {
             **ident,
@@ -341,6 +349,7 @@ def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config
     ]
     best = {
         **ident,
+        **options,
         "label": plan.labels[win] if win is not None else "",
         "config": win if win is not None else -1,
         **(_hp(plan, win) if win is not None else {}),

@@ -55,8 +55,9 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
-def setting(tuned: Tuned, problem: str, spec: str) -> dict:
-    """The row of ``spec`` (an --opt as given to tune, or an optimizer id) on ``problem``."""
+def setting(tuned: Tuned, problem: str, spec: str, options: str | None = None) -> dict:
+    """The row of ``spec`` (an --opt as given to tune, or an optimizer id) on ``problem``;
+    with ``options`` (JSON, as tune writes them) the problem's options must match too."""
     rows = tuned.table[tuned.table["problem"] == problem]
     if rows.empty:
         raise UsageError(f"--tuned {tuned.path} has no tuned settings for problem {problem}")
@@ -68,7 +69,13 @@ def setting(tuned: Tuned, problem: str, spec: str) -> dict:
         raise UsageError(
             f"--tuned {tuned.path}: no single tuned setting of {spec} on {problem} (tuned: {have})"
         )
-    return match.iloc[0].to_dict()
+    row = match.iloc[0].to_dict()
+    if options is not None and row.get("problem_options", options) != options:
+        raise UsageError(
+            f"--tuned {tuned.path}: {problem} was tuned with options {row['problem_options']}, "
+            f"not {options}; tune this problem as given"
+        )
+    return row
 
 
 def specs_for(tuned: Tuned, problem: str, wanted) -> list[str]:
@@ -107,13 +114,14 @@ def for_command(path: str, problem: str, optimizers, steps: int | None, seeds: i
     """``--tuned`` for run and trajectory: (optimizer labels, steps, protocol text). Every
     optimizer asked for (or every one tuned on the problem) at the label tune chose, for the
     horizon it was chosen for."""
-    from optlab import labels, registry
+    from optlab import api, tune
 
     best = read_best(path)
-    pid = registry.problem_entry(labels.parse_spec(problem)[0]).id
+    resolved = api.resolve_problem(problem)
+    pid, options = resolved.name, tune.options_text(resolved)
     chosen = []
     for spec in specs_for(best, pid, optimizers):
-        row = setting(best, pid, spec)
+        row = setting(best, pid, spec, options)
         if not row["label"]:
             raise UsageError(
                 f"--tuned {path}: every configuration of {spec} diverged on {pid}; leave it out"
