@@ -191,7 +191,7 @@ def test_tuned_trajectory_and_suite_profile_use_the_chosen_settings(tuned_folder
         app, ["trajectory", "sphere", "--tuned", str(out / "best.csv"), "--steps", "50"]
     )
     assert res.exit_code == 2 and "tuned for 40 steps" in res.output
-    res = cli.invoke(app, ["run", "quadratic[gamma=10]", "--tuned", str(out / "best.csv")])
+    res = cli.invoke(app, ["run", "quadratic[gamma=2]", "--tuned", str(out / "best.csv")])
     assert res.exit_code == 2 and "tuned with options" in res.output
     prof = tmp_path / "prof"
     args = ["profile", "--suite", "quadratic,sphere", "--tuned", str(out / "best.csv")]
