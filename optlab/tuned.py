@@ -110,14 +110,14 @@ def untuned_protocol(seeds: int) -> str:
     )
 
 
-def for_command(path: str, problem: str, optimizers, steps: int | None, seeds: int):
+def for_command(path: str, problem: str, optimizers, steps: int | None, seeds: int, extra=()):
     """``--tuned`` for run and trajectory: (optimizer labels, steps, protocol text). Every
     optimizer asked for (or every one tuned on the problem) at the label tune chose, for the
     horizon it was chosen for."""
     from optlab import api, tune
 
     best = read_best(path)
-    resolved = api.resolve_problem(problem)
+    resolved = api.resolve_problem(problem, tuple(extra))
     pid, options = resolved.name, tune.options_text(resolved)
     chosen = []
     for spec in specs_for(best, pid, optimizers):

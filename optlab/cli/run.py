@@ -46,7 +46,9 @@ def build_config(
 
         if values:
             raise UsageError("--tuned sets the hyperparameters; leave out --lr, --b1, ..., --hp")
-        optimizers, steps, protocol = for_command(tuned, problem, opt, steps, rest.get("seeds", 1))
+        extra = (("dim", str(dim)),) if dim is not None else ()
+        seeds = rest.get("seeds", 1)
+        optimizers, steps, protocol = for_command(tuned, problem, opt, steps, seeds, extra)
     return RunConfig(
         problem=problem,
         optimizers=optimizers,
