@@ -296,17 +296,17 @@ def _setup(config: ProfileConfig):
 
 def run_suite(config: ProfileConfig, progress=None) -> Evidence:
     """Every optimizer on every problem of the suite, at the given or the tuned setting."""
-    from optlab import api, tune
+    from optlab import api, evaluate
 
     jobs, plans, steps, protocol = _setup(config)
     dtype = api.DTYPES[config.dtype]
-    bar = tune.Progress(progress, [1 / len(jobs)] * len(jobs))
+    bar = evaluate.Progress(progress, [1 / len(jobs)] * len(jobs))
 
     def job(k: int) -> pd.DataFrame:
         problem, solver, label, seeds = jobs[k]
         if not label:  # tune found no configuration that did not diverge: a failure
             return _failed(problem.name, solver, seeds, steps, problem.dim)
-        ev = tune.evaluate(
+        ev = evaluate.evaluate(
             problem,
             plans[label],
             seeds,
@@ -318,7 +318,7 @@ def run_suite(config: ProfileConfig, progress=None) -> Evidence:
         )
         return _frame(problem, solver, label, seeds, ev)
 
-    trace = pd.concat(tune.in_parallel(job, len(jobs)), ignore_index=True)
+    trace = pd.concat(evaluate.in_parallel(job, len(jobs)), ignore_index=True)
     return Evidence(trace, steps, protocol, [config.suite], ran=True)
 
 

@@ -12,11 +12,8 @@ which the choice never reads.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,10 +21,8 @@ import pandas as pd
 
 from optlab import labels, registry, search_space, suites
 from optlab.errors import UsageError
+from optlab.evaluate import WORKERS, Evaluation, Progress, evaluate, in_parallel
 from optlab.grid import Grid, check_bound
-
-# sweeps in flight at once: compiling one program overlaps running another
-WORKERS = int(os.environ.get("OPTLAB_TUNE_WORKERS", 2))
 
 
 @dataclass(frozen=True)
@@ -211,56 +206,6 @@ def prepare(config: TuneConfig):
 
 
 # ---- computing ------------------------------------------------------------------------
-@dataclass
-class Evaluation:
-    """One optimizer's configurations on one problem: arrays [config, seed, record]."""
-
-    steps: np.ndarray
-    loss: np.ndarray
-    gap: np.ndarray
-    div: np.ndarray  # [config, seed]: first non-finite step, -1 if none
-
-
-def evaluate(
-    problem,
-    plan,
-    seeds,
-    *,
-    steps: int,
-    log_every: int,
-    root_seed: int = 0,
-    dtype=np.float64,
-    schedule: str = "constant",
-    progress: Callable | None = None,
-) -> Evaluation:
-    """Every configuration of ``plan`` on ``problem`` for every seed: one compiled program
-    per integer-exponent group (one in all for most optimizers)."""
-    from optlab.runner import make_sweep
-
-    n = len(plan.grid)
-    loss = gap = div = record = None
-    done = 0
-    for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
-        sweep = make_sweep(
-            problem,
-            plan.opt,
-            steps=steps,
-            log_every=log_every,
-            fixed=fixed,
-            dtype=dtype,
-            schedule=schedule,
-        )
-        hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
-        trace = sweep.run(hyper, seeds, root_seed, _share(progress, done, len(idx), n))
-        done += len(idx)
-        if loss is None:
-            shape = (n, len(seeds), len(trace.step))
-            loss, gap = np.full(shape, np.nan), np.full(shape, np.nan)
-            div, record = np.full(shape[:2], -1, np.int64), trace.step
-        loss[idx], gap[idx], div[idx] = trace.loss, trace.gap, trace.diverged_step
-    return Evaluation(np.asarray(record), loss, gap, div)
-
-
 def objective_values(ev: Evaluation, seed_idx, objective: Objective, steps: int) -> np.ndarray:
     """Per configuration: the mean over the given seeds of the final loss (or of its mean
     over the last fraction of steps); +inf when any of those runs diverged."""
@@ -299,99 +244,6 @@ def choose(values: np.ndarray, tie_break: np.ndarray | None = None) -> int | Non
     return best if np.isfinite(values[best]) else None
 
 
-def _share(progress, base: int, size: int, total: int):
-    """A sweep's (done, calls) ticks as the fraction of the whole evaluation."""
-    if progress is None:
-        return None
-    return lambda done, calls: progress((base + size * done / calls) / total)
-
-
-def _seed_text(seeds) -> str:
-    if not seeds:
-        return "none"
-    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(str(s) for s in seeds)
-
-
-def _hp(plan, i: int) -> dict:
-    point = dict(zip(plan.grid.names, plan.grid.points[i], strict=True))
-    return {f"hp_{d.name}": point[d.name] for d in plan.dims}
-
-
-def summarise(problem, plan, ev: Evaluation, seeds, objective: Objective, config: TuneConfig):
-    """(tune rows, best row, winner's trace frame) for one problem x optimizer."""
-    tune_seeds, held = seeds
-    t_idx = list(range(len(tune_seeds)))
-    h_idx = list(range(len(tune_seeds), len(tune_seeds) + len(held)))
-    values = objective_values(ev, t_idx, objective, config.steps)
-    tie_break = mean_loss(ev, t_idx)
-    n_div = (ev.div[:, t_idx] >= 0).sum(axis=1)
-    win = choose(values, tie_break)
-    rank = np.empty(len(values), int)
-    rank[ranking(values, tie_break)] = np.arange(1, len(values) + 1)
-    ident = {"problem": problem.name, "optimizer": plan.entry.id, "spec": plan.spec}
-    options = {"problem_options": options_text(problem)}
-    rows = [
-        {
-            **ident,
-            "config": i,
-            "label": plan.labels[i],
-            **_hp(plan, i),
-            "objective": values[i],
-            "mean_loss": tie_break[i],
-            "diverged_seeds": int(n_div[i]),
-            "status": "ok" if np.isfinite(values[i]) else "diverged",
-            "rank": int(rank[i]),
-            "chosen": i == win,
-        }
-        for i in range(len(values))
-    ]
-    best = {
-        **ident,
-        **options,
-        "label": plan.labels[win] if win is not None else "",
-        "config": win if win is not None else -1,
-        **(_hp(plan, win) if win is not None else {}),
-        "objective": values[win] if win is not None else np.inf,
-        "heldout_objective": np.nan,
-        "heldout_diverged": 0,
-        "tune_seeds": _seed_text(tune_seeds),
-        "heldout_seeds": _seed_text(held),
-        "steps": config.steps,
-        "budget": len(values),
-        "status": "ok" if win is not None else "every configuration diverged",
-    }
-    if win is None:
-        return rows, best, None
-    if h_idx:
-        best["heldout_objective"] = objective_values(ev, h_idx, objective, config.steps)[win]
-        best["heldout_diverged"] = int((ev.div[win, h_idx] >= 0).sum())
-    trace = _winner_trace(ident, plan.labels[win], ev, win, seeds, problem.dim)
-    return rows, best, trace
-
-
-def _winner_trace(ident: dict, label: str, ev: Evaluation, win: int, seeds, dim: int):
-    tune_seeds, held = seeds
-    all_seeds = list(tune_seeds) + list(held)
-    n, r = len(all_seeds), len(ev.steps)
-    div = np.repeat(ev.div[win], r)
-    step = np.tile(ev.steps, n)
-    return pd.DataFrame(
-        {
-            **{k: np.repeat(v, n * r) for k, v in ident.items()},
-            "label": np.repeat(label, n * r),
-            "dim": np.repeat(dim, n * r),
-            "seed": np.repeat(all_seeds, r),
-            "split": np.repeat(["tune"] * len(tune_seeds) + ["heldout"] * len(held), r),
-            "step": step,
-            "loss": ev.loss[win].reshape(n * r),
-            "gap": ev.gap[win].reshape(n * r),
-            "diverged": (div >= 0) & (step >= div),
-        }
-    )
-
-
 # ---- the whole tuning -----------------------------------------------------------------
 def tune(config: TuneConfig, progress: Callable[[float], None] | None = None) -> TuneResult:
     """Every optimizer's ``budget`` configurations on every problem of the target."""
@@ -419,6 +271,8 @@ def tune_problems(
     for p in problems:
         n_runs = config.budget * len(split[p.name][0] + split[p.name][1])
         log_every[p.name] = config.log_every or api.default_log_every(config.steps, n_runs)
+    from optlab.tune_report import manifest_for, protocol_text, summarise
+
     jobs = [(problem, plan) for problem in problems for plan in plans]
     clock = api._CompileClock()
     jax.monitoring.register_event_duration_secs_listener(clock)
@@ -435,35 +289,13 @@ def tune_problems(
             traces.append(trace)
     wall = time.perf_counter() - t_start
     caption = protocol_text(config, plans, objective, problems, split)
-    manifest = _manifest(config, target, objective, problems, plans, split, log_every, caption)
+    manifest = manifest_for(config, target, objective, problems, plans, split, log_every, caption)
     manifest.update(api.environment(), wall_s=round(wall, 3), compile_s=round(clock.seconds, 3))
     manifest["workers"] = WORKERS  # compile_s sums the workers' compile times
     best_trace = pd.concat(traces, ignore_index=True) if traces else pd.DataFrame()
     return TuneResult(
         config, pd.DataFrame(tune_rows), pd.DataFrame(best_rows), best_trace, manifest, caption
     )
-
-
-class Progress:
-    """Thread-safe sum of the jobs' fractions done, each weighted by its share of work."""
-
-    def __init__(self, progress, shares):
-        self.progress, self.shares = progress, shares
-        self.done = [0.0] * len(shares)
-        self.lock = threading.Lock()
-
-    def tick(self, k: int):
-        if self.progress is None:
-            return None
-
-        def update(frac: float) -> None:
-            with self.lock:
-                self.done[k] = frac
-                self.progress(
-                    min(1.0, sum(s * d for s, d in zip(self.shares, self.done, strict=True)))
-                )
-
-        return update
 
 
 def _run_jobs(jobs, split, log_every, config: TuneConfig, progress) -> list[Evaluation]:
@@ -495,88 +327,3 @@ def _run_jobs(jobs, split, log_every, config: TuneConfig, progress) -> list[Eval
         )
 
     return in_parallel(job, len(jobs))
-
-
-def in_parallel(job: Callable[[int], object], n: int) -> list:
-    """``[job(0), ..., job(n-1)]``, WORKERS at a time, in order."""
-    if WORKERS <= 1 or n <= 1:
-        return [job(k) for k in range(n)]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(job, range(n)))
-
-
-def protocol_text(config: TuneConfig, plans, objective: Objective, problems, split) -> str:
-    """One paragraph that states the protocol, for captions and the console."""
-    spaces = {"; ".join(d.text() for d in plan.dims) for plan in plans}
-    if len(spaces) == 1:
-        space = spaces.pop()
-    else:
-        space = "; ".join(f"{p.spec}: " + ", ".join(d.text() for d in p.dims) for p in plans)
-    draw = (
-        f"scrambled Sobol (seed {config.sample_seed})"
-        if config.sampler == "sobol"
-        else "a product grid"
-    )
-    random = [p.name for p in problems if split[p.name][1]]
-    seeds = "1 run per configuration (deterministic problems)"
-    if random:
-        t, h = split[random[0]]
-        seeds = f"tuning seeds {_seed_text(t)}, winner scored on held-out seeds {_seed_text(h)}" + (
-            " (deterministic problems: 1 run)" if len(random) < len(problems) else ""
-        )
-    return (
-        f"Tuned with equal budgets: {config.budget} configurations per optimizer by {draw} "
-        f"over {space}; {config.steps} steps each; objective: mean over tuning seeds of "
-        f"{objective.text()}, diverged = +inf, ties to the lower mean loss over the run, "
-        f"then to the earliest draw; x* and f* unused; {seeds}."
-    )
-
-
-def _manifest(config, target, objective, problems, plans, split, log_every, caption) -> dict:
-    return {
-        "command": config.command,
-        "config": config.to_dict(),
-        "protocol": {
-            "text": caption,
-            "target": target,
-            "budget": config.budget,
-            "sampler": config.sampler,
-            "sample_seed": config.sample_seed,
-            "rounding_digits": search_space.DIGITS,
-            "steps": config.steps,
-            "objective": {**asdict(objective), "text": objective.text()},
-            "diverged": "+inf",
-            "ties": "lower mean loss over all records, then the earliest configuration drawn",
-            "uses_x_star_or_f_star": False,
-        },
-        "problems": [
-            {
-                "name": p.name,
-                "dim": p.dim,
-                "f_star": p.f_star,
-                "f_star_kind": p.f_star_kind,
-                "randomness": has_randomness(p),
-                "tune_seeds": split[p.name][0],
-                "heldout_seeds": split[p.name][1],
-                "log_every": log_every.get(p.name),
-                "reference": p.reference,
-            }
-            for p in problems
-        ],
-        "optimizers": [
-            {
-                "spec": p.spec,
-                "id": p.entry.id,
-                "reference": p.opt.reference,
-                "static": dict(p.opt.static),
-                "defaults": {k: float(v) for k, v in p.opt.hyper._asdict().items()},
-                "space": [d.to_dict() for d in p.dims],
-                "configurations": len(p.grid),
-                "programs_per_problem": len(p.grid.integer_groups(p.entry.integer_hypers)),
-            }
-            for p in plans
-        ],
-        "root_seed": config.root_seed,
-        "dtype": config.dtype,
-        "schedule": config.schedule,
-    }
