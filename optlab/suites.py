@@ -2,8 +2,9 @@
 
 A suite is read from the problem registry when it is asked for, so problems that plug-ins
 register with a matching tag join the tag-based suites. Besides the names below, a target
-may be one problem (``fun5``, ``'quadratic[gamma=10]'``) or a comma list of problems
-(``fun1,fun5,rosenbrock``).
+may be one problem (``fun5``, ``'quadratic[gamma=10]'``), a comma list of problems
+(``fun1,fun5,rosenbrock``) or a text file naming problems (one or a comma list per line,
+``#`` starts a comment).
 
 Pure Python on top of the registry: no JAX arrays are made here.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from optlab import labels, registry
 from optlab.errors import UsageError
@@ -73,6 +75,9 @@ def resolve_target(text: str) -> tuple[str, tuple[str, ...]]:
     if text in _definitions():
         suite = get_suite(text)
         return suite.name, suite.problems
+    title = None
+    if Path(text).is_file():
+        title, text = Path(text).stem, _read_list(Path(text))
     specs = tuple(s.strip() for s in labels._split_top(text) if s.strip())
     if not specs:
         raise UsageError(f"cannot read {text!r} as a problem, a comma list or a suite")
@@ -81,5 +86,16 @@ def resolve_target(text: str) -> tuple[str, tuple[str, ...]]:
         registry.problem_entry(name)  # raises a UsageError with suggestions
     if len(set(specs)) != len(specs):
         raise UsageError(f"a problem is named twice in {text!r}")
-    name = specs[0] if len(specs) == 1 else "list"
-    return name, specs
+    title = title or (specs[0] if len(specs) == 1 else "list")
+    return title, specs
+
+
+def _read_list(path: Path) -> str:
+    """A file of problems as one comma list (comments and blank lines dropped)."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the problem list {path}: {e}") from None
+    return ",".join(
+        line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()
+    )

@@ -32,7 +32,10 @@ def run_tune(problems, optimizers, heldout=3, **kw):
 
 
 def test_every_optimizer_gets_exactly_the_same_number_of_configurations():
+    from optlab import runner
+
     opts = ["adam", "sgd", "aida_pq[p=1,q=1]"]
+    before = dict(runner.TRACES)
     result = run_tune(
         [registry.get_problem("rosenbrock"), registry.get_problem("quadratic")],
         opts,
@@ -41,6 +44,9 @@ def test_every_optimizer_gets_exactly_the_same_number_of_configurations():
     counts = result.tune.groupby(["problem", "spec"]).size()
     assert set(counts) == {SMALL["budget"]} and len(counts) == 2 * len(opts)
     assert [o["configurations"] for o in result.manifest["optimizers"]] == [6, 6, 6]
+    # one compiled program per problem x optimizer: configurations and seeds are vmapped
+    for name in ("adam", "sgd", "aida_pq"):
+        assert runner.TRACES[name] - before.get(name, 0) == 2
     assert result.best.groupby("problem").size().tolist() == [3, 3]
     adam = result.tune[(result.tune.spec == "adam") & (result.tune.problem == "rosenbrock")]
     assert adam["hp_b1"].between(0.5, 0.99).all() and adam["hp_learning_rate"].nunique() == 6
@@ -125,6 +131,15 @@ def test_suites_and_targets():
     assert target == ("list", ("fun1", "quadratic[gamma=[1,2]]"))
     with pytest.raises(UsageError):
         suites.resolve_target("fun1,nonsense")
+
+
+def test_a_suite_from_a_file(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("# my suite\nfun1, fun5  # two Andrei functions\n\nquadratic[gamma=[1,2]]\n")
+    assert suites.resolve_target(str(path)) == ("mine", ("fun1", "fun5", "quadratic[gamma=[1,2]]"))
+    path.write_text("fun1\nnosuch\n")
+    with pytest.raises(UsageError):
+        suites.resolve_target(str(path))
 
 
 @pytest.fixture(scope="module")
