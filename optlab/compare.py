@@ -149,7 +149,7 @@ def load_results(folders) -> Evidence:
     if len(runs) != per_folder:
         raise UsageError("a (problem, optimizer, seed) run appears in two result folders")
     check_complete(trace)
-    protocol = "; ".join(dict.fromkeys(protocols))
+    protocol = " ".join(dict.fromkeys(p.rstrip(".") + "." for p in protocols))
     return Evidence(trace, budgets.pop(), protocol, [str(f) for f in folders])
 
 
