@@ -120,19 +120,24 @@ def protocol_text(config: TuneConfig, plans, objective: Objective, problems, spl
         if config.sampler == "sobol"
         else "a product grid"
     )
-    random = [p.name for p in problems if split[p.name][1]]
-    seeds = "1 run per configuration (deterministic problems)"
-    if random:
-        t, h = split[random[0]]
-        seeds = f"tuning seeds {_seed_text(t)}, winner scored on held-out seeds {_seed_text(h)}" + (
-            " (deterministic problems: 1 run)" if len(random) < len(problems) else ""
-        )
+    schedule = "" if config.schedule == "constant" else " (learning rate / sqrt(t))"
     return (
         f"Tuned with equal budgets: {config.budget} configurations per optimizer by {draw} "
-        f"over {space}; {config.steps} steps each; objective: mean over tuning seeds of "
-        f"{objective.text()}, diverged = +inf, ties to the lower mean loss over the run, "
-        f"then to the earliest draw; x* and f* unused; {seeds}."
+        f"over {space}; {config.steps} steps each{schedule}; objective: mean over tuning "
+        f"seeds of {objective.text()}, diverged = +inf, ties to the lower mean loss over the "
+        f"run, then to the earliest draw; x* and f* unused; {_seeds_text(problems, split)}."
     )
+
+
+def _seeds_text(problems, split) -> str:
+    random = [p for p in problems if has_randomness(p)]
+    if not random:
+        return "1 run per configuration (deterministic problems)"
+    t, h = split[random[0].name]
+    text = f"tuning seeds {_seed_text(t)}, " + (
+        f"winner scored on held-out seeds {_seed_text(h)}" if h else "no held-out seeds"
+    )
+    return text + (" (deterministic problems: 1 run)" if len(random) < len(problems) else "")
 
 
 def manifest_for(config, target, objective, problems, plans, split, log_every, caption) -> dict:

@@ -88,6 +88,9 @@ def tune(
     objective: Annotated[
         str, typer.Option(help="final, or last:F (mean loss over the last fraction F).")
     ] = "final",
+    schedule: Annotated[
+        str, typer.Option(help="constant or inv_sqrt (lr/sqrt(t)), the same for every optimizer.")
+    ] = "constant",
     log_every: Annotated[int | None, typer.Option(help="Record every N steps.")] = None,
     root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,
     out_dir: Out = None,
@@ -109,6 +112,7 @@ def tune(
         seeds=seeds,
         heldout_seeds=heldout_seeds,
         objective=objective,
+        schedule=schedule,
         log_every=log_every,
         root_seed=root_seed,
         dtype=dtype,
