@@ -219,7 +219,7 @@ def caption_for(evidence: Evidence, refs: pd.DataFrame) -> str:
 
 
 def manifest_for(config: ProfileConfig, evidence: Evidence, refs, caption: str, wall: float):
-    from optlab import api
+    from optlab.io import outputs
 
     return {
         "command": config.command,
@@ -233,7 +233,7 @@ def manifest_for(config: ProfileConfig, evidence: Evidence, refs, caption: str, 
         "tolerances": list(config.tolerances),
         "ecdf_targets": list(profiles.ECDF_TARGETS),
         "instance": "(problem, seed); every problem weighs the same",
-        **api.environment(),
+        **outputs.environment(),
         "wall_s": round(wall, 3),
     }
 
@@ -243,7 +243,13 @@ def run_profile(config: ProfileConfig, progress=None) -> ProfileResult:
     t_start = time.perf_counter()
     if bool(config.results) == bool(config.suite):
         raise UsageError("give result folders, or --suite with --opt (not both)")
-    evidence = run_suite(config, progress) if config.suite else load_results(config.results)
+    if config.suite:
+        from optlab._jax import float64
+
+        with float64():  # scoped: the caller's JAX configuration is left alone
+            evidence = run_suite(config, progress)
+    else:
+        evidence = load_results(config.results)
     costs, perf, data, ecdf, solved, refs = profile(evidence, config.tolerances)
     caption = caption_for(evidence, refs)
     manifest = manifest_for(config, evidence, refs, caption, time.perf_counter() - t_start)

@@ -26,6 +26,7 @@ class Evaluation:
     loss: np.ndarray
     gap: np.ndarray
     div: np.ndarray  # [config, seed]: first non-finite step, -1 if none
+    traces: int = 0  # times a program was traced (compiled) for these configurations
 
 
 def evaluate(
@@ -41,12 +42,22 @@ def evaluate(
     progress: Callable | None = None,
 ) -> Evaluation:
     """Every configuration of ``plan`` on ``problem`` for every seed: one compiled program
-    per integer-exponent group (one in all for most optimizers)."""
+    per integer-exponent group (one in all for most optimizers). Runs in float64 in this
+    thread whatever the caller's setting (a worker thread does not inherit the scope)."""
+    from optlab._jax import float64
+
+    with float64():
+        return _evaluate(
+            problem, plan, seeds, steps, log_every, root_seed, dtype, schedule, progress
+        )
+
+
+def _evaluate(problem, plan, seeds, steps, log_every, root_seed, dtype, schedule, progress):
     from optlab.runner import make_sweep
 
     n = len(plan.grid)
     loss = gap = div = record = None
-    done = 0
+    done = traces = 0
     for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
         sweep = make_sweep(
             problem,
@@ -60,12 +71,13 @@ def evaluate(
         hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
         trace = sweep.run(hyper, seeds, root_seed, _share(progress, done, len(idx), n))
         done += len(idx)
+        traces += sweep.traces
         if loss is None:
             shape = (n, len(seeds), len(trace.step))
             loss, gap = np.full(shape, np.nan), np.full(shape, np.nan)
             div, record = np.full(shape[:2], -1, np.int64), trace.step
         loss[idx], gap[idx], div[idx] = trace.loss, trace.gap, trace.diverged_step
-    return Evaluation(np.asarray(record), loss, gap, div)
+    return Evaluation(np.asarray(record), loss, gap, div, traces)
 
 
 def _share(progress, base: int, size: int, total: int):

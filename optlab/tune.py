@@ -246,10 +246,14 @@ def choose(values: np.ndarray, tie_break: np.ndarray | None = None) -> int | Non
 
 # ---- the whole tuning -----------------------------------------------------------------
 def tune(config: TuneConfig, progress: Callable[[float], None] | None = None) -> TuneResult:
-    """Every optimizer's ``budget`` configurations on every problem of the target."""
+    """Every optimizer's ``budget`` configurations on every problem of the target, in
+    float64 (a scoped setting: the caller's JAX configuration is left alone)."""
+    from optlab._jax import float64
+
     t_start = time.perf_counter()
-    objective, target, problems, plans = prepare(config)
-    return tune_problems(config, problems, plans, objective, target, progress, t_start)
+    with float64():
+        objective, target, problems, plans = prepare(config)
+        return tune_problems(config, problems, plans, objective, target, progress, t_start)
 
 
 def tune_problems(
@@ -263,7 +267,8 @@ def tune_problems(
 ) -> TuneResult:
     """The tuning of already resolved problem records (a test can hand in a modified one)."""
     from optlab import api
-    from optlab._jax import jax
+    from optlab._jax import float64
+    from optlab.io.outputs import CompileClock, environment
 
     t_start = time.perf_counter() if t_start is None else t_start
     split = {p.name: seed_split(p, config.seeds, config.heldout_seeds) for p in problems}
@@ -274,12 +279,9 @@ def tune_problems(
     from optlab.tune_report import manifest_for, protocol_text, summarise
 
     jobs = [(problem, plan) for problem in problems for plan in plans]
-    clock = api._CompileClock()
-    jax.monitoring.register_event_duration_secs_listener(clock)
-    try:
+    with float64(), CompileClock() as clock:
         evaluations = _run_jobs(jobs, split, log_every, config, progress)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(clock)
+        env = environment()
     tune_rows, best_rows, traces = [], [], []
     for (problem, plan), ev in zip(jobs, evaluations, strict=True):
         rows, best, trace = summarise(problem, plan, ev, split[problem.name], objective, config)
@@ -290,8 +292,12 @@ def tune_problems(
     wall = time.perf_counter() - t_start
     caption = protocol_text(config, plans, objective, problems, split)
     manifest = manifest_for(config, target, objective, problems, plans, split, log_every, caption)
-    manifest.update(api.environment(), wall_s=round(wall, 3), compile_s=round(clock.seconds, 3))
-    manifest["workers"] = WORKERS  # compile_s sums the workers' compile times
+    manifest.update(env, wall_s=round(wall, 3), compile_s=round(clock.seconds, 3))
+    manifest["workers"] = WORKERS
+    manifest["traced"] = [  # compiled programs per problem x optimizer (1 unless p, q vary)
+        {"problem": p.name, "spec": plan.spec, "traced": ev.traces}
+        for (p, plan), ev in zip(jobs, evaluations, strict=True)
+    ]
     best_trace = pd.concat(traces, ignore_index=True) if traces else pd.DataFrame()
     return TuneResult(
         config, pd.DataFrame(tune_rows), pd.DataFrame(best_rows), best_trace, manifest, caption

@@ -13,6 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, Json, Out, Overwrite
 from optlab.errors import UsageError
@@ -69,6 +70,7 @@ def solved_table(solved) -> Table:
     return table
 
 
+@configurable
 @guarded
 def profile(
     results: Annotated[
@@ -125,6 +127,7 @@ def profile(
     outputs.check_out_dir(folder, overwrite)
     call = partial(compare.run_profile, config)
     result = with_progress(call, "profiling", err.is_terminal and not json_out and bool(suite))
+    result.manifest["cli"] = resolved_options()
     paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "caption": result.caption})

@@ -13,6 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, Json, Out, Overwrite
 
@@ -56,6 +57,7 @@ def best_table(best) -> Table:
     return table
 
 
+@configurable
 @guarded
 def tune(
     target: Annotated[
@@ -124,6 +126,7 @@ def tune(
     folder = Path(out_dir) if out_dir else outputs.default_out_dir("tune", name)
     outputs.check_out_dir(folder, overwrite)
     result = with_progress(partial(lib.tune, config), "tuning", err.is_terminal and not json_out)
+    result.manifest["cli"] = resolved_options()
     paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "best": result.best.to_dict("records")})
@@ -131,7 +134,6 @@ def tune(
     out.print(best_table(result.best))
     out.print(result.caption, highlight=False, markup=False)
     m = result.manifest
-    compile_note = f"compile {m['compile_s']:.2f} s summed over {m['workers']} workers"
-    err.print(f"wall {m['wall_s']:.2f} s ({compile_note})", highlight=False)
+    err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:
         out.print(f"wrote {path}", highlight=False, soft_wrap=True, markup=False)
