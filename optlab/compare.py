@@ -222,6 +222,7 @@ def manifest_for(config: ProfileConfig, evidence: Evidence, refs, caption: str, 
     from optlab.io import outputs
 
     return {
+        "kind": "profile",
         "command": config.command,
         "config": config.to_dict(),
         "sources": evidence.sources,

@@ -142,6 +142,7 @@ def _seeds_text(problems, split) -> str:
 
 def manifest_for(config, target, objective, problems, plans, split, log_every, caption) -> dict:
     return {
+        "kind": "tune",
         "command": config.command,
         "config": config.to_dict(),
         "protocol": {
