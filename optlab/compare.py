@@ -81,6 +81,12 @@ def _from_tune(folder: Path, manifest: dict) -> tuple[pd.DataFrame, int, str]:
     df = df[np.where(held, df["split"] == "heldout", df["split"] == "tune")]
     steps = int(manifest.get("config", {}).get("steps") or df["step"].max())
     protocol = manifest.get("protocol", {}).get("text", "tuned (protocol not recorded)")
+    random = {p["name"] for p in manifest.get("problems", []) if p.get("randomness")}
+    if random - set(df.loc[df["split"] == "heldout", "problem"]):
+        protocol = protocol.rstrip(".") + (
+            ". Problems with randomness but no held-out seeds are profiled on the seeds that "
+            "chose the setting"
+        )
     df = df.rename(columns={"spec": "solver"})
     return (
         pd.concat([df, *_tune_failures(folder, manifest, steps)], ignore_index=True),
