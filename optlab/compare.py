@@ -215,9 +215,10 @@ def caption_for(evidence: Evidence, refs: pd.DataFrame) -> str:
         if lo != hi
         else ("every step" if lo == 1 else f"every {lo} steps")
     )
+    n_problems = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
     return (
         f"Solvers: {', '.join(solvers)} (performance profiles depend on this set). "
-        f"Budget {evidence.budget} steps; {len(problems)} problems, {instances} instances "
+        f"Budget {evidence.budget} steps; {n_problems}, {instances} instances "
         f"(problem, seed), {runs} runs. Cost: first recorded step ({every}) with "
         f"(f - f_ref) <= tol (f(x0) - f_ref); {reference}; failures (never "
         f"reached, diverged) stay in the denominator. {evidence.protocol.rstrip('.')}."
