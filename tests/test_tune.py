@@ -283,3 +283,15 @@ def test_an_optimizer_that_always_diverges_is_a_failure_not_a_gap(tmp_path):
     solved = pd.read_csv(tmp_path / "p" / "solved.csv")
     assert (solved[solved.solver == "sgd"].fraction_solved == 0).all()
     assert (solved[solved.solver == "adam"].fraction_solved[:1] == 1).all()
+
+
+def test_the_winning_label_reruns_with_opt_to_its_objective():
+    from optlab import api
+    from optlab.config import RunConfig
+
+    problem = registry.get_problem("rosenbrock")
+    result = run_tune([problem], ["adam[b1=0.8]"], steps=80)
+    best = result.best.iloc[0]
+    assert best.label.startswith("adam[") and "b1=0.8" in best.label
+    again = api.run(RunConfig(problem="rosenbrock", optimizers=(best.label,), steps=80))
+    assert again.runs.final_loss.item() == pytest.approx(best.objective, rel=1e-12, abs=0)
