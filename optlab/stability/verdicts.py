@@ -26,9 +26,9 @@ from optlab.stability.stepmap import Layout
 LISTED = 6  # entries named in a reason; the rest are counted (all are in nonsmooth_entries)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
-    """One grid point's result, built once (never mutated)."""
+    """One grid point's result, built once with named fields (never mutated)."""
 
     status: str  # one of STATUSES
     reason: str
@@ -259,18 +259,25 @@ def _verdict(p: _Point, res, i, layout, tol) -> Verdict:
     return _linear(p, res, i, layout, tol)
 
 
-def _no_verdict(p: _Point, reason: str) -> Verdict:
+def _build(p: _Point, status: str, reason: str, spectrum: Spectrum, after=(), **extra):
+    """The verdict of point ``p``: its status, reason (then the point's notes, then
+    ``after``) and spectrum; the rest from p."""
     return Verdict(
-        "non_differentiable",
-        "; ".join([reason, *p.notes]),
-        Spectrum.empty(),
-        p.J,
-        p.source,
-        p.nonsmooth,
-        p.fixed_point,
-        p.residual,
+        status=status,
+        reason="; ".join([reason, *p.notes, *after]),
+        spectrum=spectrum,
+        jacobian=p.J,
+        jacobian_source=p.source,
+        nonsmooth_entries=p.nonsmooth,
+        fixed_point=p.fixed_point,
+        fixed_point_residual=p.residual,
         ad_quotient_max_rel_diff=p.max_rel,
+        **extra,
     )
+
+
+def _no_verdict(p: _Point, reason: str) -> Verdict:
+    return _build(p, "non_differentiable", reason, Spectrum.empty())
 
 
 def _non_differentiable(p: _Point, hard, layout, tol) -> Verdict:
@@ -297,19 +304,8 @@ def _non_differentiable(p: _Point, hard, layout, tol) -> Verdict:
         "the block-triangular form, so every one-sided Jacobian has the same eigenvalues: "
         f"reduced-block verdict {red} ({spec.describe()})"
     )
-    return Verdict(
-        "non_differentiable",
-        "; ".join([reason, *p.notes]),
-        spec,
-        p.J,
-        p.source,
-        p.nonsmooth,
-        p.fixed_point,
-        p.residual,
-        _block_radii(reduced, p.names, layout.leaf_of(), list(layout.names)),
-        reduced_verdict=red,
-        ad_quotient_max_rel_diff=p.max_rel,
-    )
+    blocks = _block_radii(reduced, p.names, layout.leaf_of(), list(layout.names))
+    return _build(p, "non_differentiable", reason, spec, block_radii=blocks, reduced_verdict=red)
 
 
 def _nonlinear_row(p: _Point, res, i) -> str | None:
@@ -332,9 +328,9 @@ def _nonlinear_row(p: _Point, res, i) -> str | None:
 
 
 def _linear(p: _Point, res, i, layout, tol) -> Verdict:
-    notes = list(p.notes)
+    after = []
     if np.any(~np.isfinite(res["jac_ad"][i])) and np.any(p.kind == AD_WRONG):
-        notes.append(
+        after.append(
             "differentiable at z* (the quotients converge and are linear) but not C1 where AD "
             "is non-finite: Lemma 2 does not apply, the linearisation theorem does"
         )
@@ -346,19 +342,7 @@ def _linear(p: _Point, res, i, layout, tol) -> Verdict:
     else:
         text = spec.describe("< 1" if status == "stable" else "> 1")
     blocks = _block_radii(p.J, p.names, layout.leaf_of(), list(layout.names))
-    return Verdict(
-        status,
-        "; ".join([text, *notes]),
-        spec,
-        p.J,
-        p.source,
-        p.nonsmooth,
-        p.fixed_point,
-        p.residual,
-        blocks,
-        transverse_radius=transverse,
-        ad_quotient_max_rel_diff=p.max_rel,
-    )
+    return _build(p, status, text, spec, after, block_radii=blocks, transverse_radius=transverse)
 
 
 def _undetermined(p: _Point, spec: Spectrum, family, tol) -> tuple[str, float]:
