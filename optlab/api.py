@@ -7,6 +7,7 @@ figure and manifest, and returns them.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ class Planned:
     grid: Grid
     static_changed: dict
     labels: tuple[str, ...]
+    runs: tuple = ()  # per grid point: (id, every setting, keys to show) for the labels
 
 
 @dataclass
@@ -87,14 +89,22 @@ def plan_optimizer(spec: str, shared: dict[str, list[float]]) -> Planned:
     grid = build_grid(entry.id, opt.hyper, values, entry.all_bounds())
     defaults = registry.static_options(entry)
     static_changed = {k: v for k, v in static.items() if v != defaults.get(k)}
-    names = []
+    runs = []
     for point in grid.points:
-        changed = dict(static_changed)
-        for k, v in zip(grid.names, point, strict=True):
-            if v != float(getattr(opt.hyper, k)):
-                changed[k] = v
-        names.append(labels.format_label(entry.id, changed))
-    return Planned(entry, opt, grid, static_changed, tuple(names))
+        settings = {**defaults, **static, **dict(zip(grid.names, point, strict=True))}
+        shown = set(static) | set(values)
+        shown |= {k for k, v in settings.items() if k in grid.names and v != getattr(opt.hyper, k)}
+        runs.append((entry.id, settings, shown))
+    names = labels.command_labels(runs)
+    return Planned(entry, opt, grid, static_changed, tuple(names), tuple(runs))
+
+
+def relabel(plans: list[Planned]) -> list[Planned]:
+    """Labels over all runs of one command: keys that differ between two ``--opt`` of the same
+    optimizer are named in both (``adam[b1=0.9]`` beside ``adam[b1=0]``)."""
+    runs = [r for p in plans for r in p.runs]
+    names = iter(labels.command_labels(runs))
+    return [dataclasses.replace(p, labels=tuple(next(names) for _ in p.runs)) for p in plans]
 
 
 def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
@@ -214,7 +224,7 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
             "(see `optlab list problems`, tag 2d)"
         )
     shared = {k: list(v) for k, v in config.hyper}
-    plans = [plan_optimizer(spec, shared) for spec in config.optimizers]
+    plans = relabel([plan_optimizer(spec, shared) for spec in config.optimizers])
     all_labels = [lab for p in plans for lab in p.labels]
     if len(set(all_labels)) != len(all_labels):
         dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
