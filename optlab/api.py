@@ -122,7 +122,8 @@ def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
                         f"{plan.entry.id}: {name}={v:g} cannot be represented in float32 "
                         f"({what}); use --dtype float64 or another value"
                     )
-    x0 = np.asarray(problem.x0, dtype=np.float64)
+    x0 = np.concatenate([np.ravel(v) for v in jax.tree_util.tree_leaves(problem.x0)])
+    x0 = x0.astype(np.float64)
     x32 = x0.astype(np.float32)
     if np.any((x0 != 0) & (x32 == 0)) or not np.all(np.isfinite(x32)):
         raise UsageError(f"{problem.name}: x0 cannot be represented in float32")
@@ -423,6 +424,9 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
 
 
 def _describe_x0(x0) -> str:
+    if not hasattr(x0, "shape"):  # a pytree of parameters (mlp, logistic)
+        leaves = jax.tree_util.tree_leaves(x0)
+        return f"pytree: {len(leaves)} leaves, {sum(np.size(v) for v in leaves)} numbers"
     x = np.asarray(x0)
     if x.size and np.all(x == x.flat[0]):
         return f"{x.flat[0]:g} (all)"

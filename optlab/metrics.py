@@ -9,32 +9,54 @@ from __future__ import annotations
 import numpy as np
 
 
+def flatten(x):
+    """The parameters as one vector (an array is raveled; a pytree's leaves concatenated in
+    ``jax.tree_util`` order)."""
+    from optlab._jax import jax, jnp
+
+    return jnp.concatenate([jnp.ravel(v) for v in jax.tree_util.tree_leaves(x)])
+
+
 def make_metrics(problem):
     """A function x -> (loss, gap, grad_norm, dist) for ``problem``.
 
     ``loss`` is the deterministic objective (population loss for stochastic problems),
     ``grad_norm`` the Euclidean norm of its true gradient, ``dist`` the distance to the
     nearest known minimiser; ``gap`` and ``dist`` are NaN where f* or x* is unknown.
+    Parameters may be a pytree (then ``x_star`` is one minimiser of the same structure).
     """
     from optlab._jax import jax, jnp
 
     value_and_grad = jax.value_and_grad(problem.value)
     f_star = problem.f_star
-    x_star = None if problem.x_star is None else jnp.atleast_2d(jnp.asarray(problem.x_star))
+    if problem.x_star is None:
+        x_star = None
+    elif is_pytree(problem.x0):
+        x_star = flatten(problem.x_star)[None, :]
+    else:
+        x_star = jnp.atleast_2d(jnp.asarray(problem.x_star))
 
     def metrics(x):
         loss, g = value_and_grad(x)
         nan = jnp.full((), jnp.nan, loss.dtype)
         gap = nan if f_star is None else loss - f_star
-        gn = jnp.sqrt(jnp.sum(g * g))
+        gf = flatten(g)
+        gn = jnp.sqrt(jnp.sum(gf * gf))
         if x_star is None:
             dist = nan
         else:
-            diff = x[None, :] - x_star.astype(x.dtype)
+            xf = flatten(x)
+            diff = xf[None, :] - jnp.reshape(x_star, (x_star.shape[0], -1)).astype(xf.dtype)
             dist = jnp.min(jnp.sqrt(jnp.sum(diff * diff, axis=-1)))
         return loss, gap, gn, dist
 
     return metrics
+
+
+def is_pytree(x0) -> bool:
+    """True for a problem whose parameters are a pytree (a dict or list of arrays, as an
+    MLP's layers) rather than one array; its ``x_star`` then has the same structure."""
+    return not hasattr(x0, "shape")
 
 
 def all_finite(tree):

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab._jax import jax, jnp
-from optlab.metrics import all_finite, make_metrics
+from optlab.metrics import all_finite, flatten, make_metrics
 from optlab.types import Optimizer, Trace
 
 lax = jax.lax
@@ -119,7 +119,8 @@ class Sweep:
     def _x0(self, skey):
         p = self.problem
         x0 = p.init(jax.random.fold_in(skey, 0)) if p.init is not None else p.x0
-        return jnp.asarray(x0).astype(self.dtype)
+        # a pytree of parameters (an MLP's layers) is cast leaf by leaf
+        return jax.tree_util.tree_map(lambda v: jnp.asarray(v).astype(self.dtype), x0)
 
     def _record(self, c: Carry):
         loss, gap, gn, dist = make_metrics(self.problem)(c.x)
@@ -137,12 +138,13 @@ class Sweep:
             extras["step_size_std"] = jnp.std(c.acc["step_size"])
         rec = Record(
             *(jnp.where(dead, nan, v) for v in (loss, gap, gn, dist)),
-            x=c.x if self.record_x else None,
+            x=flatten(c.x) if self.record_x else None,
             extras={k: jnp.where(dead, nan, v) for k, v in extras.items()},
         )
         return c._replace(div=div), rec
 
     def _init_acc(self, x0):
+        x0 = flatten(x0)
         zero = jnp.zeros((), x0.dtype)
         acc = {}
         if self.online:
