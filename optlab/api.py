@@ -202,13 +202,19 @@ def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> R
     return _run(config, progress, command="run")
 
 
+def compute(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
+    """``run`` without files: the tables and manifest only (``out_dir`` None, no figures).
+    What ``optlab reproduce`` calls; the caller decides what to save."""
+    return _run(config, progress, command="run", write=False)
+
+
 def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | None = None):
     """``optlab trajectory``: a run on a 2-D problem plus its paths over the loss landscape
     (``trajectory.png``) and, with ``config.gif``, an animation (``trajectory.gif``)."""
     return _run(config, progress, command="trajectory", two_d=True)
 
 
-def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
+def _run(config, progress, *, command: str, two_d: bool = False, write: bool = True):
     t_start = time.perf_counter()
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
@@ -233,8 +239,10 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
     check_dtype(config.dtype, plans, problem)
     n_runs = sum(len(p.grid) for p in plans) * config.seeds
     log_every = config.log_every or default_log_every(config.steps, n_runs)
-    out_dir = Path(config.out) if config.out else outputs.default_out_dir(command, problem.name)
-    outputs.check_out_dir(out_dir, config.overwrite)
+    out_dir = None
+    if write:
+        out_dir = Path(config.out) if config.out else outputs.default_out_dir(command, problem.name)
+        outputs.check_out_dir(out_dir, config.overwrite)
 
     dtype = DTYPES[config.dtype]
     seeds = np.arange(config.seeds)
@@ -275,6 +283,11 @@ def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
     success = _success(problem, x_all, divs)
     runs_df = frames.runs_frame(trace_df, divs, config.steps, success)
     summary_df = frames.summary_frame(runs_df)
+    if not write:
+        manifest = _manifest(
+            config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds
+        )
+        return RunResult(config, trace_df, runs_df, summary_df, manifest, None, [])
     from optlab.plots.curves import figures_for
 
     figures = figures_for(trace_df, problem.metrics, log_log="loglog" in problem.tags)

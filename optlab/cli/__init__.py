@@ -9,6 +9,7 @@ import typer
 
 from optlab.cli import info as _info
 from optlab.cli import list_ as _list
+from optlab.cli import reproduce as _reproduce
 from optlab.cli import run as _run
 from optlab.cli import stability as _stability
 from optlab.cli import trajectory as _trajectory
@@ -25,6 +26,7 @@ app.command("trajectory", help=_trajectory.HELP, rich_help_panel="Run")(_traject
 app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 app.command("stability", help=_stability.HELP, rich_help_panel="Analyse")(_stability.stability)
+app.command("reproduce", help=_reproduce.HELP, rich_help_panel="Analyse")(_reproduce.reproduce)
 
 
 def main() -> None:

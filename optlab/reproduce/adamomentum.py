@@ -1,0 +1,3 @@
+"""(claims to come)"""
+
+CLAIMS = []
