@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab._jax import jax, jnp
-from optlab.metrics import all_finite, flatten, make_metrics
+from optlab.metrics import all_finite, flatten, is_pytree, make_metrics
 from optlab.types import Optimizer, Trace
 
 lax = jax.lax
@@ -105,6 +105,9 @@ class Sweep:
         # diagnostics(grads, new_state, hyper) -> {"step_size": tree, "denominator": tree}
         self.diagnostics = diagnostics
         self.online = "online" in problem.tags and problem.x_star is not None
+        # parameters given as a pytree: per-leaf (per-layer) step-size statistics too
+        leaves = jax.tree_util.tree_leaves(problem.x0) if is_pytree(problem.x0) else []
+        self.leaf_sizes = [int(np.size(v)) for v in leaves] if len(leaves) > 1 else []
         self.dtype = jnp.dtype(dtype)
         self.n_full, self.rem = divmod(steps, log_every)
         self.n_blocks = self.n_full + (1 if self.rem else 0)
@@ -136,6 +139,14 @@ class Sweep:
             extras["S1"], extras["S2"] = c.acc["S1"], c.acc["S2"]
             extras["step_size_mean"] = jnp.mean(c.acc["step_size"])
             extras["step_size_std"] = jnp.std(c.acc["step_size"])
+            start = 0
+            for k, size in enumerate(self.leaf_sizes):  # static slices, one per leaf
+                leaf = c.acc["step_size"][start : start + size]
+                extras[f"step_size_mean_{k}"], extras[f"step_size_std_{k}"] = (
+                    jnp.mean(leaf),
+                    jnp.std(leaf),
+                )
+                start += size
         rec = Record(
             *(jnp.where(dead, nan, v) for v in (loss, gap, gn, dist)),
             x=flatten(c.x) if self.record_x else None,
