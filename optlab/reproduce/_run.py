@@ -71,6 +71,17 @@ def run_claim(
     )
 
 
+def label_of(result, spec: str) -> str:
+    """The run label that the --opt text ``spec`` became in a run result (labels depend on
+    the whole command, so they are planned again from the result's own configuration)."""
+    from optlab.api import plan_optimizer, relabel
+
+    config = result.config
+    shared = {k: list(v) for k, v in config.hyper}
+    plans = relabel([plan_optimizer(o, shared) for o in config.optimizers])
+    return dict(zip(config.optimizers, (p.labels[0] for p in plans), strict=True))[spec]
+
+
 def with_configs(protocol: Protocol, **changes: object) -> Protocol:
     """The protocol with named configurations replaced (tests feed wrong settings this way)."""
     configs = tuple((name, changes.get(name, cfg)) for name, cfg in protocol.configs)

@@ -13,6 +13,7 @@ from optlab.config import RunConfig, StabilityConfig
 from optlab.metrics import steps_column
 from optlab.reproduce import _plots
 from optlab.reproduce._claim import Claim, Paper, Protocol, Row, at_least, at_most, below, near
+from optlab.reproduce._run import label_of
 
 AIDA = Paper(
     "Zhang, Niwa, Kleijn",
@@ -65,9 +66,9 @@ GRAD_TOL = 1e-6  # "converged": ||grad f|| at or below this (a rung of the ladde
 def _score(res, pq) -> tuple[float, float]:
     """(first step with ||grad f|| <= GRAD_TOL, inf if never; tail level): lower is better,
     compared in that order, so two runs that both reach 0 are told apart by speed."""
-    runs = res.runs.set_index("label")
-    first = float(runs.loc[_pq_label(*pq), steps_column("grad_norm", GRAD_TOL)])
-    return (np.inf if np.isnan(first) else first, tail_level(res.trace, _pq_label(*pq)))
+    label = label_of(res, _pq_label(*pq))
+    first = float(res.runs.set_index("label").loc[label, steps_column("grad_norm", GRAD_TOL)])
+    return (np.inf if np.isnan(first) else first, tail_level(res.trace, label))
 
 
 def _show(score) -> str:
@@ -92,7 +93,10 @@ def _fig4_rows(results) -> list[Row]:
     for name, res in results.items():
         score = {pq: _score(res, pq) for pq in PQ}
         best = {
-            pq: float(res.runs.set_index("label").loc[_pq_label(*pq), "min_grad_norm"]) for pq in PQ
+            pq: float(
+                res.runs.set_index("label").loc[label_of(res, _pq_label(*pq)), "min_grad_norm"]
+            )
+            for pq in PQ
         }
         base = name.removesuffix("_seed")
         tag = f"{name} ({PANEL_OF[name]})" + (", printed formula" if name != base else "")

@@ -16,6 +16,7 @@ import numpy as np
 from optlab.config import RunConfig
 from optlab.reproduce import _plots
 from optlab.reproduce._claim import Claim, Paper, Protocol, Row, at_most, below
+from optlab.reproduce._run import label_of
 
 LAYERWISE = Paper(
     "Zhang, Niwa, Kleijn",
@@ -50,7 +51,7 @@ def layer_stats(result, spec: str) -> tuple[float, float]:
     seeds: the paper's 'layerwise standard deviation' and the (lack of) compactness of the
     'layerwise average stepsizes'."""
     t = result.trace
-    label = _label(result, spec)
+    label = label_of(result, spec)
     df = t[(t["label"] == label) & (t["step"] >= t["step"].max() / 2)]
     k = sorted(int(c.rsplit("_", 1)[1]) for c in t.columns if c.startswith("step_size_mean_"))
     means = np.stack([df[f"step_size_mean_{i}"].to_numpy(float) for i in k], axis=1)
@@ -60,20 +61,9 @@ def layer_stats(result, spec: str) -> tuple[float, float]:
     return within, spread
 
 
-def _label(result, spec: str) -> str:
-    """The run label that the --opt text ``spec`` became in ``result`` (labels depend on
-    the whole command, so they are planned again from the result's own configuration)."""
-    from optlab.api import plan_optimizer, relabel
-
-    config = result.config
-    shared = {k: list(v) for k, v in config.hyper}
-    plans = relabel([plan_optimizer(o, shared) for o in config.optimizers])
-    return dict(zip(config.optimizers, (p.labels[0] for p in plans), strict=True))[spec]
-
-
 def final_loss(result, spec: str) -> float:
     runs = result.runs
-    return float(np.median(runs.loc[runs.label == _label(result, spec), "final_loss"]))
+    return float(np.median(runs.loc[runs.label == label_of(result, spec), "final_loss"]))
 
 
 def judge(results, quick: bool) -> list[Row]:
@@ -126,7 +116,7 @@ def draw(results):
     t = results["stepsizes"].trace
     k = sorted(int(c.rsplit("_", 1)[1]) for c in t.columns if c.startswith("step_size_mean_"))
     for ax, spec in zip(axes[:2], ("aida_k[k=1]", "adabelief"), strict=True):
-        df = t[t["label"] == _label(results["stepsizes"], spec)]
+        df = t[t["label"] == label_of(results["stepsizes"], spec)]
         df = df[df["seed"] == df["seed"].min()]
         for i in k:
             ax.plot(df["step"], df[f"step_size_mean_{i}"], lw=1)
