@@ -158,3 +158,21 @@ def test_cli_list_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and not (tmp_path / "x").exists()
     gallery = runner.invoke(app, ["reproduce", "reddi-fig1", "--quick", "--update-gallery"])
     assert gallery.exit_code == 2
+
+
+def test_gallery_readme_keeps_other_claims_and_refuses_quick(tmp_path):
+    from optlab.reproduce.save import update_gallery
+
+    def result(cid, ok, quick=False):
+        rows = [rp.Row("q", 1.0, "1", "0", ok)]
+        verdict = rp.REPRODUCED if ok else rp.REFUTED
+        return rp.ClaimResult(rp.CLAIMS[cid], quick, rows, verdict, {}, None, 0.0)
+
+    update_gallery([result("reddi-fig1", True)], gallery=tmp_path)
+    update_gallery([result("aida-fig1", False)], gallery=tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert "## `reddi-fig1`: reproduced" in text and "## `aida-fig1`: refuted" in text
+    assert text.index("reddi-fig1") < text.index("aida-fig1")  # registry order
+    assert "optlab reproduce aida-fig1" in text and rp.CLAIMS["aida-fig1"].statement in text
+    with pytest.raises(UsageError):
+        update_gallery([result("reddi-fig1", True, quick=True)], gallery=tmp_path)

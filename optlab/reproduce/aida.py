@@ -284,7 +284,7 @@ FIG2 = Claim(
         "'comparable' to 1 (our reading: within [0.1, 100])."
     ),
     quantities=("fluctuating points", "boundary slope", "gamma eta_c / sqrt(eps)"),
-    full=_fig2_protocol(61, np.geomspace(1e-30, 1e-10, 21).tolist(), 20_000, seconds=60),
+    full=_fig2_protocol(61, np.geomspace(1e-30, 1e-10, 21).tolist(), 20_000, seconds=30),
     quick=_fig2_protocol(13, [1e-18, 1e-14, 1e-10, 1e-6], 20_000, seconds=25),
     judge=_fig2_rows,
     draw=_fig2_draw,
@@ -379,8 +379,8 @@ FIG1 = Claim(
         "point as the Jacobian does; phi_c lies in [0.1, 100] ('comparable')."
     ),
     quantities=("spectral radius", "phi_c"),
-    full=Protocol((("theorem2", _fig1_config(201)),), seconds=15),
-    quick=Protocol((("theorem2", _fig1_config(41)),), seconds=8),
+    full=Protocol((("theorem2", _fig1_config(201)),), seconds=10),
+    quick=Protocol((("theorem2", _fig1_config(41)),), seconds=10),
     judge=_fig1_rows,
     draw=_fig1_draw,
 )
