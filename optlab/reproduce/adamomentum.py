@@ -89,7 +89,7 @@ TOYS = Claim(
         "sentence is not tested."
     ),
     quantities=("steps to dist <= 1e-2",),
-    full=Protocol(tuple((p, _config(p, 1000)) for p in SGDM_LR), seconds=20),
+    full=Protocol(tuple((p, _config(p, 1000)) for p in SGDM_LR), seconds=30),
     quick=Protocol(tuple((p, _config(p, 300)) for p in SGDM_LR), seconds=25),
     judge=judge,
     draw=draw,
