@@ -180,28 +180,30 @@ FIG4 = Claim(
 GAMMA = 10.0  # f = 5 x^2
 
 
-def _fig2_config(p, q, n_eta, eps_values, sim_steps) -> StabilityConfig:
+def _fig2_config(p, q, n_eta, eps_text, sim_steps) -> StabilityConfig:
+    from optlab.labels import parse_values
+
     return StabilityConfig(
         problem="quadratic",
         optimizer="aida_pq",
         hyper=(
             ("p", (float(p),)),
             ("q", (float(q),)),
-            ("learning_rate", tuple(np.geomspace(1e-8, 1e-2, n_eta).tolist())),
-            ("eps", tuple(eps_values)),
+            ("learning_rate", tuple(parse_values(f"1e-8:1e-2:{n_eta}", "--eta"))),
+            ("eps", tuple(parse_values(eps_text, "--eps"))),
             ("b2", (0.999,)),
             ("mu", (1e-10,)),
         ),
         simulate=True,
         sim_steps=sim_steps,
         command=f"optlab stability --p {p} --q {q} --eta 1e-8:1e-2:{n_eta} --b2 0.999 "
-        f"--mu 1e-10 --simulate --sim-steps {sim_steps} --eps ...",
+        f"--mu 1e-10 --simulate --sim-steps {sim_steps} --eps {eps_text}",
     )
 
 
-def _fig2_protocol(n_eta, eps_values, sim_steps, seconds) -> Protocol:
+def _fig2_protocol(n_eta, eps_text, sim_steps, seconds) -> Protocol:
     return Protocol(
-        tuple((f"pq{p}{q}", _fig2_config(p, q, n_eta, eps_values, sim_steps)) for p, q in PQ),
+        tuple((f"pq{p}{q}", _fig2_config(p, q, n_eta, eps_text, sim_steps)) for p, q in PQ),
         seconds,
     )
 
@@ -284,8 +286,8 @@ FIG2 = Claim(
         "'comparable' to 1 (our reading: within [0.1, 100])."
     ),
     quantities=("fluctuating points", "boundary slope", "gamma eta_c / sqrt(eps)"),
-    full=_fig2_protocol(61, np.geomspace(1e-30, 1e-10, 21).tolist(), 20_000, seconds=30),
-    quick=_fig2_protocol(13, [1e-18, 1e-14, 1e-10, 1e-6], 20_000, seconds=25),
+    full=_fig2_protocol(61, "1e-30:1e-10:21", 20_000, seconds=30),
+    quick=_fig2_protocol(13, "1e-18,1e-14,1e-10,1e-6", 20_000, seconds=25),
     judge=_fig2_rows,
     draw=_fig2_draw,
 )
@@ -296,7 +298,9 @@ EPS1 = 1e-10  # sqrt(eps) = 1e-5: phi = eta * GAMMA / 1e-5
 
 
 def _fig1_config(n: int) -> StabilityConfig:
-    lrs = tuple(np.linspace(1e-7, 1e-4, n).tolist())  # phi from 0.1 to 100
+    from optlab.labels import parse_values
+
+    lrs = tuple(parse_values(f"1e-7:1e-4:{n}:lin", "--eta"))  # phi from 0.1 to 100
     return StabilityConfig(
         problem="quadratic",
         optimizer="aida_pq",

@@ -111,27 +111,21 @@ LRS = "1e-3:0.2:9:dec"  # the paper's 20 learning rates, linear within each deca
 ADAM_B2 = (0.5, 0.6, 0.7, 0.8, 0.9, 0.99)
 
 
-def _nqm_config(seeds: int) -> RunConfig:
+def _nqm_configs(seeds: int) -> RunConfig:
     from optlab.labels import parse_values
 
-    lrs = tuple(parse_values(LRS, "--lr"))
-    opts = ("adam[eps=1e-10]", "madam[b2_min=0.5,b2_max=0.99]")
+    adam = f"adam[eps=1e-10,b2=[{','.join(str(b) for b in ADAM_B2)}]]"
+    opts = (adam, "madam[b2_min=0.5,b2_max=0.99]")
     return RunConfig(
         problem="nqm",
         optimizers=opts,
-        hyper=(("learning_rate", lrs),),
+        hyper=(("learning_rate", tuple(parse_values(LRS, "--lr"))),),
         seeds=seeds,
         steps=1000,
         log_every=50,
-        command=f"optlab run nqm --opt 'adam[eps=1e-10,b2=[0.5,0.6,0.7,0.8,0.9,0.99]]' "
-        f"--opt 'madam[b2_min=0.5,b2_max=0.99]' --lr {LRS} --seeds {seeds} --steps 1000",
+        command=f"optlab run nqm --opt '{opts[0]}' --opt '{opts[1]}' --lr {LRS} "
+        f"--seeds {seeds} --steps 1000 --log-every 50",
     )
-
-
-def _nqm_configs(seeds: int):
-    base = _nqm_config(seeds)
-    adam = f"adam[eps=1e-10,b2=[{','.join(str(b) for b in ADAM_B2)}]]"
-    return base.__class__(**{**base.to_dict(), "optimizers": (adam, base.optimizers[1])})
 
 
 def best_mean(result, optimizer: str) -> tuple[float, float]:
