@@ -15,11 +15,11 @@ from rich.table import Table
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Json, Out, Overwrite
 
-HELP = """Reproduce the papers' toy-scale claims: run each claim's protocol, judge it, write the
-figures, the CSVs, verdicts.csv and manifest.json.
+HELP = """Reproduce the papers' toy-scale claims with a verdict each (reproduced, partly, refuted).
 
-Verdicts: reproduced, partly (the rows that differ are named) or refuted. The exit code is 0
-whatever the verdicts (2 for bad input); --strict exits 1 when any claim is not reproduced.
+Writes the figures, the CSVs, verdicts.csv and manifest.json.
+
+Exit 0 whatever the verdicts (2 for bad input); --strict: 1 unless all are reproduced.
 
 Examples:
 
@@ -29,7 +29,7 @@ Examples:
 
   optlab reproduce all --quick --out runs/claims
 
-  optlab reproduce all --update-gallery     # full protocols; rewrites figures/ (tracked)
+  optlab reproduce all --update-gallery  # full protocols; rewrites figures/
 """
 
 STYLE = {"reproduced": "green", "partly": "yellow", "refuted": "red"}
