@@ -86,7 +86,9 @@ def _wrong(claim_id):
             claim.quick,
             **{
                 n: dataclasses.replace(
-                    c, optimizers=("adamomentum[learning_rate=0.0001]", *c.optimizers[1:]), steps=100
+                    c,
+                    optimizers=("adamomentum[learning_rate=0.0001]", *c.optimizers[1:]),
+                    steps=100,
                 )
                 for n, c in claim.quick.configs
             },
@@ -176,3 +178,8 @@ def test_gallery_readme_keeps_other_claims_and_refuses_quick(tmp_path):
     assert "optlab reproduce aida-fig1" in text and rp.CLAIMS["aida-fig1"].statement in text
     with pytest.raises(UsageError):
         update_gallery([result("reddi-fig1", True, quick=True)], gallery=tmp_path)
+
+
+def test_error_lines_print_brackets_verbatim():
+    res = CliRunner().invoke(app, ["reproduce", "x[p=2]"])
+    assert res.exit_code == 2 and "'x[p=2]'" in res.output

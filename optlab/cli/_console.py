@@ -9,13 +9,15 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 out = Console()  # tables and results
 err = Console(stderr=True)  # messages and progress
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message may quote what the user typed: brackets are text, not rich markup
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
