@@ -32,8 +32,8 @@ class Paper:
 @dataclass(frozen=True)
 class Protocol:
     """Named configurations run in order; ``seconds``: the wall time measured on the lab
-    machine (2 cores shared with other jobs, load about 10, cold compilation cache), an
-    estimate for ``optlab reproduce list``."""
+    machine (2 cores, light load, cold compilation cache), an estimate for ``optlab
+    reproduce list`` (a machine loaded by other jobs took 3-5 times longer)."""
 
     configs: tuple[tuple[str, object], ...]
     seconds: float

@@ -87,14 +87,14 @@ REDDI = Claim(
             ("online", _config("reddi_online", 1_000_000)),
             ("stochastic", _config("reddi_stochastic", 1_000_000, seeds=8)),
         ),
-        seconds=15,
+        seconds=5,
     ),
     quick=Protocol(
         (
             ("online", _config("reddi_online", QUICK_ONLINE_STEPS)),
             ("stochastic", _config("reddi_stochastic", 30_000, seeds=4)),
         ),
-        seconds=5,
+        seconds=2,
     ),
     judge=judge,
     draw=draw,

@@ -89,8 +89,8 @@ TOYS = Claim(
         "sentence is not tested."
     ),
     quantities=("steps to dist <= 1e-2",),
-    full=Protocol(tuple((p, _config(p, 1000)) for p in SGDM_LR), seconds=30),
-    quick=Protocol(tuple((p, _config(p, 300)) for p in SGDM_LR), seconds=25),
+    full=Protocol(tuple((p, _config(p, 1000)) for p in SGDM_LR), seconds=7),
+    quick=Protocol(tuple((p, _config(p, 300)) for p in SGDM_LR), seconds=7),
     judge=judge,
     draw=draw,
 )

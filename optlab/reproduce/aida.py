@@ -169,8 +169,8 @@ FIG4 = Claim(
         "separate rows (labelled 'printed formula')."
     ),
     quantities=("tail ||grad f||", "best ||grad f||"),
-    full=_fig4_protocol(10_000, [f"fun{k}" for k in range(1, 11)] + list(PRINTED), seconds=90),
-    quick=_fig4_protocol(3_000, QUICK_PANELS, seconds=25),
+    full=_fig4_protocol(10_000, [f"fun{k}" for k in range(1, 11)] + list(PRINTED), seconds=19),
+    quick=_fig4_protocol(3_000, QUICK_PANELS, seconds=6),
     judge=lambda results, quick: _fig4_rows(results),
     draw=_fig4_draw,
 )
@@ -286,8 +286,8 @@ FIG2 = Claim(
         "'comparable' to 1 (our reading: within [0.1, 100])."
     ),
     quantities=("fluctuating points", "boundary slope", "gamma eta_c / sqrt(eps)"),
-    full=_fig2_protocol(61, "1e-30:1e-10:21", 20_000, seconds=30),
-    quick=_fig2_protocol(13, "1e-18,1e-14,1e-10,1e-6", 20_000, seconds=25),
+    full=_fig2_protocol(61, "1e-30:1e-10:21", 20_000, seconds=13),
+    quick=_fig2_protocol(13, "1e-18,1e-14,1e-10,1e-6", 20_000, seconds=8),
     judge=_fig2_rows,
     draw=_fig2_draw,
 )
@@ -383,8 +383,8 @@ FIG1 = Claim(
         "point as the Jacobian does; phi_c lies in [0.1, 100] ('comparable')."
     ),
     quantities=("spectral radius", "phi_c"),
-    full=Protocol((("theorem2", _fig1_config(201)),), seconds=10),
-    quick=Protocol((("theorem2", _fig1_config(41)),), seconds=10),
+    full=Protocol((("theorem2", _fig1_config(201)),), seconds=3),
+    quick=Protocol((("theorem2", _fig1_config(41)),), seconds=3),
     judge=_fig1_rows,
     draw=_fig1_draw,
 )

@@ -157,11 +157,11 @@ LAYERS = Claim(
             ("stepsizes", _config(STATS, 4000, 3, diagnostics=True)),
             ("methods", _config(FOUR, 4000, 3, diagnostics=False)),
         ),
-        seconds=95,
+        seconds=28,
     ),
     quick=Protocol(
         (("stepsizes", _config(STATS, 1500, 2, diagnostics=True, problem=QUICK_MLP)),),
-        seconds=30,
+        seconds=15,
     ),
     judge=judge,
     draw=draw,

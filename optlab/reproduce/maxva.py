@@ -99,8 +99,8 @@ CHEN = Claim(
         "(1.2) <= 0.05; MAdam (1.2) >= 0.95."
     ),
     quantities=("success rate |theta_T| < 0.1",),
-    full=Protocol((("chen", _chen_config(100, 100_000)),), seconds=35),
-    quick=Protocol((("chen", _chen_config(24, 20_000)),), seconds=15),
+    full=Protocol((("chen", _chen_config(100, 100_000)),), seconds=9),
+    quick=Protocol((("chen", _chen_config(24, 20_000)),), seconds=4),
     judge=_chen_rows,
     draw=_chen_draw,
 )
@@ -203,8 +203,8 @@ NQM = Claim(
         "5e-3]; MAdam's best at most 0.7 times Adam's."
     ),
     quantities=("best mean final excess loss",),
-    full=Protocol((("nqm", _nqm_configs(100)),), seconds=20),
-    quick=Protocol((("nqm", _nqm_configs(20)),), seconds=16),
+    full=Protocol((("nqm", _nqm_configs(100)),), seconds=5),
+    quick=Protocol((("nqm", _nqm_configs(20)),), seconds=4),
     judge=_nqm_rows,
     draw=_nqm_draw,
 )

@@ -95,14 +95,14 @@ FIG1 = Claim(
             ("online", _config("reddi_online", 1_000_000)),
             ("stochastic", _config("reddi_stochastic", 1_000_000, seeds=8)),
         ),
-        seconds=20,
+        seconds=8,
     ),
     quick=Protocol(
         (
             ("online", _config("reddi_online", QUICK_ONLINE_STEPS)),
             ("stochastic", _config("reddi_stochastic", 30_000, seeds=4)),
         ),
-        seconds=15,
+        seconds=4,
     ),
     judge=judge,
     draw=draw,
