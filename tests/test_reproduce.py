@@ -183,3 +183,10 @@ def test_gallery_readme_keeps_other_claims_and_refuses_quick(tmp_path):
 def test_error_lines_print_brackets_verbatim():
     res = CliRunner().invoke(app, ["reproduce", "x[p=2]"])
     assert res.exit_code == 2 and "'x[p=2]'" in res.output
+
+
+def test_the_library_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = rp.run_claim(rp.CLAIMS["aida-fig1"], quick=True)  # a stability protocol
+    assert res.figure is not None and res.results["theorem2"].table is not None
+    assert list(tmp_path.iterdir()) == []
