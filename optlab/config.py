@@ -6,11 +6,37 @@ can assert on exactly what the library received.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+from optlab.errors import UsageError
+
+
+def _tuples(value):
+    """JSON lists back to the tuples a frozen config holds (nested: hyper, options)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+class _FromDict:
+    """``to_dict`` and its inverse, so a manifest's "config" rebuilds the same config."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, **changes):
+        """The config ``to_dict`` (through JSON) produced, with ``changes`` applied; a key
+        this version does not know is a UsageError."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UsageError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}")
+        return cls(**{**{k: _tuples(v) for k, v in data.items()}, **changes})
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_FromDict):
     """``optlab run``. ``problem`` and each of ``optimizers`` may carry ``[key=value,...]``
     settings (lists inside brackets make a per-optimizer grid). ``hyper`` holds the values
     given for every optimizer (shortcuts such as ``--lr`` and ``--hp``); all value lists form a
@@ -31,9 +57,7 @@ class RunConfig:
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    protocol: str = ""  # how the hyperparameters were chosen ("" = untuned), on every figure
 
 
 @dataclass(frozen=True)
@@ -45,10 +69,11 @@ class TrajectoryConfig(RunConfig):
     gif: bool = False
     resolution: int = 200  # mesh points per axis for the contour plot
     frames: int = 60  # animation frames (GIF)
+    loss_panel: bool = False  # f(x_t) - f* (or f) against t beside the paths
 
 
 @dataclass(frozen=True)
-class StabilityConfig:
+class StabilityConfig(_FromDict):
     """``optlab stability``: the Jacobian of one optimizer's step map at a minimiser of the
     problem, over a grid of its hyperparameters (``hyper``: shortcuts and ``--hp``; value
     lists form a cross product). ``state`` overrides fixed-point state leaves (e.g.
@@ -71,6 +96,3 @@ class StabilityConfig:
     out: str | None = None  # None: runs/stability-<problem>-<timestamp>
     overwrite: bool = False
     command: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)

@@ -81,14 +81,15 @@ def make(
     samples, features, batch = int(samples), int(features), int(batch)
     u_np, s_np = _data(samples, features, data_seed)
     w_star, b_star, g_star, f_star = newton_minimiser(u_np, s_np, float(l2))
-    U, S = jnp.asarray(u_np), jnp.asarray(s_np)
     tree_star = {"b": b_star, "w": w_star}
     view = FlatView(tree_star)
 
     def tree_loss(params, batch_idx=None):
         w, b = params["w"], params["b"]
-        u, s = (U, S) if batch_idx is None else (U[batch_idx], S[batch_idx])
-        margin = s.astype(w.dtype) * (u.astype(w.dtype) @ w + b[0])
+        u, s = jnp.asarray(u_np).astype(w.dtype), jnp.asarray(s_np).astype(w.dtype)
+        if batch_idx is not None:
+            u, s = u[batch_idx], s[batch_idx]
+        margin = s * (u @ w + b[0])
         return jnp.mean(jnp.logaddexp(0.0, -margin)) + 0.5 * l2 * jnp.sum(w * w)
 
     sample = None
@@ -99,13 +100,11 @@ def make(
             return jax.random.randint(key, (batch,), 0, samples)
 
     zeros = {"b": np.zeros(1), "w": np.zeros(features)}
-    if layout == "tree":
-        loss = tree_loss
-        x0 = {k: jnp.asarray(v) for k, v in zeros.items()}
-        x_star = {k: jnp.asarray(v) for k, v in tree_star.items()}
+    if layout == "tree":  # NumPy float64 leaves: the runner casts them to the run's dtype
+        loss, x0, x_star = tree_loss, zeros, tree_star
     else:
         loss = lambda x, b=None: tree_loss(view.unravel(x), b)  # noqa: E731
-        x0, x_star = jnp.asarray(view.ravel(zeros)), jnp.asarray(view.ravel(tree_star))
+        x0, x_star = view.ravel(zeros), view.ravel(tree_star)
     tags = {"convex", "logistic", "multi-leaf"} | ({"stochastic"} if batch else set())
     return Problem(
         name="logistic",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlab._jax import jax, jnp
+from optlab._jax import float64, jax, jnp
 from optlab.metrics import flatten
 from problems._layout import FlatView, check_layout
 from problems.spec import Problem, ProblemEntry
@@ -48,13 +48,13 @@ def _numpy_params(rng, sizes, bias_std: float) -> list[dict]:
     ]
 
 
-def forward(params, u):
-    """The network's outputs for inputs ``u`` (batch, inputs)."""
+def forward(params, u, xp=jnp):
+    """The network's outputs for inputs ``u`` (batch, inputs); ``xp`` is jnp or NumPy."""
     h = u
     for i, layer in enumerate(params):
         h = h @ layer["w"] + layer["b"]
         if i < len(params) - 1:
-            h = jnp.tanh(h)
+            h = xp.tanh(h)
     return h
 
 
@@ -76,14 +76,16 @@ def make(
     rng = np.random.default_rng(int(data_seed))
     teacher = _numpy_params(rng, sizes, TEACHER_BIAS_STD)
     u_np = rng.standard_normal((samples, sizes[0]))
-    y_np = np.asarray(forward(teacher, u_np))
-    U, Y = jnp.asarray(u_np), jnp.asarray(y_np)
+    with float64():  # XLA's tanh, as in the runs, so that the teacher's loss is 0 exactly
+        y_np = np.asarray(forward(teacher, jnp.asarray(u_np)), dtype=np.float64)
     view = FlatView(teacher)
 
     def tree_loss(params, batch_idx=None):
-        dtype = params[0]["w"].dtype
-        u, y = (U, Y) if batch_idx is None else (U[batch_idx], Y[batch_idx])
-        r = forward(params, u.astype(dtype)) - y.astype(dtype)
+        dtype = params[0]["w"].dtype  # NumPy constants become arrays of the run's dtype here
+        u, y = jnp.asarray(u_np).astype(dtype), jnp.asarray(y_np).astype(dtype)
+        if batch_idx is not None:
+            u, y = u[batch_idx], y[batch_idx]
+        r = forward(params, u) - y
         return 0.5 * jnp.mean(jnp.sum(r * r, axis=-1))
 
     def sample(key, t):
@@ -99,11 +101,11 @@ def make(
         return params if layout == "tree" else flatten(params)
 
     fallback = _numpy_params(np.random.default_rng(int(data_seed) + 1), sizes, 0.0)
-    if layout == "tree":
-        loss, x0, x_star = tree_loss, _as_jnp(fallback), _as_jnp(teacher)
+    if layout == "tree":  # NumPy float64 leaves: the runner casts them to the run's dtype
+        loss, x0, x_star = tree_loss, fallback, teacher
     else:
         loss = lambda x, b=None: tree_loss(view.unravel(x), b)  # noqa: E731
-        x0, x_star = jnp.asarray(view.ravel(fallback)), jnp.asarray(view.ravel(teacher))
+        x0, x_star = view.ravel(fallback), view.ravel(teacher)
     n_params = sum(view.sizes)
     return Problem(
         name="mlp",
@@ -141,10 +143,6 @@ def make(
             "parameters": n_params,
         },
     )
-
-
-def _as_jnp(params):
-    return [{k: jnp.asarray(v) for k, v in layer.items()} for layer in params]
 
 
 ENTRIES = [

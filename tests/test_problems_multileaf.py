@@ -40,7 +40,7 @@ def test_tree_and_flat_layouts_are_the_same_function(name):
 
 def test_mlp_teacher_is_a_global_minimiser_and_layers_are_leaves():
     p = get_problem("mlp", width=5, depth=3)
-    assert p.f_star == 0.0 and float(p.value(p.x_star)) == 0.0
+    assert p.f_star == 0.0 and float(p.value(p.x_star)) <= 1e-30  # 0 up to rounding
     assert float(p.value(p.x0)) > 1e-3
     leaves = jax.tree_util.tree_leaves(p.x_star)
     assert len(leaves) == 2 * 4  # a weight and a bias per layer (3 hidden + output)

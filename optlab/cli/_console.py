@@ -16,7 +16,8 @@ err = Console(stderr=True)  # messages and progress
 
 
 def fail(message: str, code: int = 2) -> None:
-    # the message may quote what the user typed: brackets are text, not rich markup
+    """One line on stderr and exit ``code``; the message is printed literally (a ``[`` the
+    user typed, as in ``adam[b1=0]``, is not taken for markup)."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -1,6 +1,7 @@
 """Run a claim's protocol through the public library calls and judge it. No files are kept:
-``optlab.api.compute`` writes nothing; ``optlab.api_stability.stability`` writes its tables
-into a temporary folder that is removed (only the returned tables are used)."""
+``optlab.api.run`` writes nothing (``result.save()`` would); ``optlab.api_stability.stability``
+writes its tables into a temporary folder that is removed (only the returned tables are
+used)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def run_config(config, progress: Callable[[float], None] | None = None):
     if isinstance(config, RunConfig):
         from optlab import api
 
-        return api.compute(config, progress)
+        return api.run(config, progress)
     if isinstance(config, StabilityConfig):
         from optlab import api_stability
 
