@@ -20,6 +20,7 @@ No I/O, no pandas, no matplotlib.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -32,10 +33,13 @@ from optlab.types import Optimizer, Trace
 
 lax = jax.lax
 
-CHUNK_ELEMENTS = 100_000  # configurations x dimension per piece of the grid
+# configurations x dimension per piece of the grid: a piece's state (x and two moments per
+# coordinate) stays in the 1-4 MB per-core cache; 1e5 (the state in memory) ran ~20% slower
+CHUNK_ELEMENTS = 10_000
 SCHEDULES = ("constant", "inv_sqrt")
-PROGRESS_CALLS = 20  # most calls per piece (progress-bar resolution)
-WORK_PER_CALL = 5e7  # coordinate-updates worth a separate call
+CALL_SECONDS = 0.5  # a compiled call's target length: progress and Ctrl-C between calls
+RATE_GUESS = 2e8  # coordinate-updates per second, until a call of this sweep is timed
+GROWTH = 16  # a call may grow to GROWTH x its first guess when the machine is faster
 
 
 class Carry(NamedTuple):
@@ -213,30 +217,39 @@ class Sweep:
 
         return lax.scan(body, c, None, length=length)[0]
 
-    def _chunk_one(self, c: Carry, h, skey, first_block, per_call: int):
+    def _chunk_one(self, c: Carry, h, skey, first_block, count, per_call: int):
+        """Blocks ``first_block`` .. ``first_block + count - 1`` (``count`` <= ``per_call``,
+        a traced number, so calls sized by time share one program) and their records in a
+        buffer of ``per_call`` rows; rows past ``count`` are left NaN and dropped."""
         self.traces += 1
         h = self._hyper(h)
         branches = [lambda c: self._block(c, h, skey, self.log_every)]
         if self.rem:
             branches.append(lambda c: self._block(c, h, skey, self.rem))
-        branches.append(lambda c: c)
-        idle = len(branches) - 1
+        shape = jax.eval_shape(lambda c: self._record(c)[1], c)
+        buf = jax.tree_util.tree_map(
+            lambda s: jnp.full((per_call, *s.shape), jnp.nan, s.dtype), shape
+        )
 
-        def body(c, i):
-            b = first_block + i
-            which = jnp.where(b < self.n_full, 0, jnp.where(b < self.n_blocks, 1, idle))
-            c = lax.switch(jnp.minimum(which, idle), branches, c)
-            return self._record(c)
+        def body(i, state):
+            c, buf = state
+            if self.rem:  # the last block is the shorter one
+                c = lax.cond(first_block + i < self.n_full, branches[0], branches[1], c)
+            else:
+                c = branches[0](c)
+            c, rec = self._record(c)
+            buf = jax.tree_util.tree_map(lambda b, r: b.at[i].set(r), buf, rec)
+            return c, buf
 
-        return lax.scan(body, c, jnp.arange(per_call, dtype=jnp.int32))
+        return lax.fori_loop(0, count, body, (c, buf))
 
     def _batched(self, fn: Callable, n_args: int):
         """vmap over seeds inside vmap over the grid; trailing args are unbatched."""
         if n_args == 2:  # (hyper[G], skeys[S])
             inner = jax.vmap(fn, in_axes=(None, 0))
             return jax.vmap(inner, in_axes=(0, None))
-        inner = jax.vmap(fn, in_axes=(0, None, 0, None))  # (carry[S], h, skey[S], first)
-        return jax.vmap(inner, in_axes=(0, 0, None, None))
+        inner = jax.vmap(fn, in_axes=(0, None, 0, None, None))  # (carry[S], h, skey[S], ...)
+        return jax.vmap(inner, in_axes=(0, 0, None, None, None))
 
     def _functions(self, sharded: bool, per_call: int):
         """(init, chunk) jitted; when sharded, the grid axis is split over the devices
@@ -250,7 +263,9 @@ class Sweep:
                 grid = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("g"))
                 rep = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
                 init_fn = jax.jit(init, in_shardings=(grid, rep), out_shardings=grid)
-                chunk_fn = jax.jit(chunk, in_shardings=(grid, grid, rep, rep), out_shardings=grid)
+                chunk_fn = jax.jit(
+                    chunk, in_shardings=(grid, grid, rep, rep, rep), out_shardings=grid
+                )
             else:
                 init_fn, chunk_fn = jax.jit(init), jax.jit(chunk)
             self._compiled[key] = (init_fn, chunk_fn)
@@ -258,8 +273,9 @@ class Sweep:
 
     # ---- driver --------------------------------------------------------------------
     def piece_size(self, n_grid: int, n_seeds: int) -> int:
-        """Grid points per piece: about CHUNK_ELEMENTS numbers per step, a multiple of the
-        device count when the grid is sharded, never more than the grid needs."""
+        """Grid points per piece: about CHUNK_ELEMENTS numbers per step (a piece's state
+        stays in the core's cache), a multiple of the device count when the grid is
+        sharded, never more than the grid needs."""
         per_config = n_seeds * max(1, self.problem.dim)
         size = min(n_grid, max(1, CHUNK_ELEMENTS // per_config))
         n_dev = len(self.devices)
@@ -270,6 +286,11 @@ class Sweep:
     def run(self, hyper, seeds, root_seed: int = 0, progress: Callable | None = None) -> Trace:
         """hyper: a Hyper of arrays of shape (G,); seeds: ints (S,). Returns Trace[G, S, R].
 
+        ``progress(done, total)`` is called after every call, in blocks of ``log_every``
+        steps (a call lasts about CALL_SECONDS, so the count advances during long work);
+        each call is waited for, so Ctrl-C (KeyboardInterrupt) propagates out of ``run``
+        within about one call, and nothing of the interrupted sweep is returned.
+
         A float64 sweep needs 64-bit JAX: call it inside ``with optlab.float64():`` (build
         the problem there too, so x0 is not rounded to float32 first) or enable
         ``jax_enable_x64``; ``api.run`` does the former itself."""
@@ -278,62 +299,48 @@ class Sweep:
                 "a float64 sweep needs 64-bit JAX: run it (and get_problem) inside "
                 "`with optlab.float64():`, or pass dtype=numpy.float32"
             )
-        hyper = jax.tree_util.tree_map(lambda v: jnp.asarray(v, self.dtype), hyper)
+        # indexing and slicing happen in NumPy: each eager JAX op would cost a dispatch
+        hyper = jax.tree_util.tree_map(lambda v: np.asarray(v, self.dtype), hyper)
         n_grid = int(jax.tree_util.tree_leaves(hyper)[0].shape[0])
         seeds = np.asarray(seeds, dtype=np.int64)
-        root = jax.random.PRNGKey(root_seed)
-        skeys = jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.asarray(seeds, jnp.uint32))
+        skeys = _seed_keys(jnp.asarray(seeds, jnp.uint32), root_seed)
         size = self.piece_size(n_grid, len(seeds))
         n_pieces = math.ceil(n_grid / size)
-        per_call = self.blocks_per_call or self._auto_per_call(size * len(seeds))
-        n_calls = math.ceil(self.n_blocks / per_call)
-        total = n_pieces * max(1, n_calls)
-        done = 0
+        calls = _CallSizer(self, size * len(seeds), progress, n_pieces)
         pieces = []
         for k in range(n_pieces):
-            idx = np.arange(k * size, (k + 1) * size)
-            idx = np.minimum(idx, n_grid - 1)  # pad the last piece by repeating a point
+            idx = np.minimum(np.arange(k * size, (k + 1) * size), n_grid - 1)  # pad: repeat
             h = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper)
             sharded = len(self.devices) > 1 and size % len(self.devices) == 0
-            init_fn, chunk_fn = self._functions(sharded, per_call)
+            init_fn, chunk_fn = self._functions(sharded, calls.per_call)
             carry, rec0 = init_fn(h, skeys)
-            recs = [jax.tree_util.tree_map(lambda a: a[:, :, None], rec0)]
-            for call in range(n_calls):
-                first = call * per_call
-                carry, rec = chunk_fn(carry, h, skeys, jnp.int32(first))
-                keep = min(per_call, self.n_blocks - first)
-                recs.append(jax.tree_util.tree_map(lambda a, keep=keep: a[:, :, :keep], rec))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            valid = n_grid - k * size
-            pieces.append((recs, carry.div, valid))
-        if n_calls == 0 and progress is not None:
-            progress(total, total)
+            recs = [_host(rec0, None)]
+            first = 0
+            while first < self.n_blocks:
+                count = calls.next_count(self.n_blocks - first)
+                carry, rec = chunk_fn(carry, h, skeys, jnp.int32(first), jnp.int32(count))
+                recs.append(_host(rec, count))  # waits for the call: interruptible here
+                first += count
+                calls.done(count)
+            pieces.append((recs, np.asarray(carry.div), n_grid - k * size))
+        calls.finish()
         return self._assemble(pieces)
-
-    def _auto_per_call(self, configs: int) -> int:
-        """Blocks per call: one call for small runs (each call costs a dispatch), up to
-        PROGRESS_CALLS calls when a piece is large enough for a progress bar to matter."""
-        work = configs * max(1, self.problem.dim) * self.steps
-        calls = min(PROGRESS_CALLS, max(1, math.ceil(work / WORK_PER_CALL)), max(1, self.n_blocks))
-        return max(1, math.ceil(self.n_blocks / calls))
 
     def _assemble(self, pieces) -> Trace:
         def cat(field):
             parts = []
             for recs, _, valid in pieces:
-                arr = np.concatenate([np.asarray(getattr(r, field)) for r in recs], axis=2)
+                arr = np.concatenate([getattr(r, field) for r in recs], axis=2)
                 parts.append(arr[:valid])
             return np.concatenate(parts, axis=0)
 
-        div = np.concatenate([np.asarray(d)[:v] for _, d, v in pieces], axis=0)
+        div = np.concatenate([d[:v] for _, d, v in pieces], axis=0)
         extra_names = list(pieces[0][0][0].extras) if pieces else []
         extras = {}
         for name in extra_names:
             parts = []
             for recs, _, valid in pieces:
-                arr = np.concatenate([np.asarray(r.extras[name]) for r in recs], axis=2)
+                arr = np.concatenate([r.extras[name] for r in recs], axis=2)
                 parts.append(arr[:valid])
             extras[name] = np.concatenate(parts, axis=0)
         return Trace(
@@ -346,6 +353,63 @@ class Sweep:
             x=cat("x") if self.record_x else None,
             extras=extras,
         )
+
+
+@jax.jit
+def _fold_seeds(root, seeds):
+    return jax.vmap(lambda s: jax.random.fold_in(root, s))(seeds)
+
+
+def _seed_keys(seeds, root_seed: int):
+    """``fold_in(PRNGKey(root_seed), seed)`` per seed, in one compiled call."""
+    return _fold_seeds(jax.random.PRNGKey(root_seed), seeds)
+
+
+def _host(rec, count: int | None):
+    """A call's records as NumPy [G, S, count, ...] (waiting for the call to finish); the
+    initial record (count None) gets its record axis."""
+    if count is None:
+        return jax.tree_util.tree_map(lambda a: np.asarray(a)[:, :, None], rec)
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[:, :, :count], rec)
+
+
+class _CallSizer:
+    """Blocks per call, sized by time: a first guess from the work per block at RATE_GUESS,
+    then rescaled from each timed call towards CALL_SECONDS. The compiled buffer
+    (``per_call``) depends on the work alone, so the program, and the number of times it is
+    traced, never depend on timing; and no number depends on how blocks are split."""
+
+    def __init__(self, sweep: Sweep, configs: int, progress: Callable | None, n_pieces: int):
+        self.sweep, self.progress = sweep, progress
+        n_blocks = sweep.n_blocks
+        if sweep.blocks_per_call:
+            self.count = self.per_call = max(1, min(sweep.blocks_per_call, n_blocks))
+        else:
+            per_block = configs * max(1, sweep.problem.dim) * min(sweep.log_every, sweep.steps)
+            guess = math.ceil(RATE_GUESS * CALL_SECONDS / max(1, per_block))
+            self.count = max(1, min(guess, n_blocks))
+            self.per_call = max(1, min(GROWTH * self.count, n_blocks))
+        self.adaptive = not sweep.blocks_per_call
+        self.total, self.finished = n_pieces * n_blocks, 0
+        self._t0 = self._traces = None
+
+    def next_count(self, remaining: int) -> int:
+        self._t0, self._traces = time.perf_counter(), self.sweep.traces
+        return min(self.count, remaining)
+
+    def done(self, count: int) -> None:
+        seconds = time.perf_counter() - self._t0
+        compiled = self.sweep.traces != self._traces  # a compile is not a call's cost
+        if self.adaptive and not compiled and count == self.count and seconds > 0:
+            scaled = round(count * CALL_SECONDS / seconds)
+            self.count = max(1, count // 4, min(scaled, 4 * count, self.per_call))
+        self.finished += count
+        if self.progress is not None:
+            self.progress(self.finished, self.total)
+
+    def finish(self) -> None:
+        if self.total == 0 and self.progress is not None:
+            self.progress(1, 1)
 
 
 def make_sweep(problem, opt: Optimizer, *, steps: int, log_every: int = 1, **kwargs) -> Sweep:
