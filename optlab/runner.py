@@ -19,6 +19,7 @@ No I/O, no pandas, no matplotlib.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -303,7 +304,7 @@ class Sweep:
         hyper = jax.tree_util.tree_map(lambda v: np.asarray(v, self.dtype), hyper)
         n_grid = int(jax.tree_util.tree_leaves(hyper)[0].shape[0])
         seeds = np.asarray(seeds, dtype=np.int64)
-        skeys = _seed_keys(jnp.asarray(seeds, jnp.uint32), root_seed)
+        skeys = _seed_keys(seeds.astype(np.uint32), root_seed)
         size = self.piece_size(n_grid, len(seeds))
         n_pieces = math.ceil(n_grid / size)
         calls = _CallSizer(self, size * len(seeds), progress, n_pieces)
@@ -318,7 +319,7 @@ class Sweep:
             first = 0
             while first < self.n_blocks:
                 count = calls.next_count(self.n_blocks - first)
-                carry, rec = chunk_fn(carry, h, skeys, jnp.int32(first), jnp.int32(count))
+                carry, rec = chunk_fn(carry, h, skeys, np.int32(first), np.int32(count))
                 recs.append(_host(rec, count))  # waits for the call: interruptible here
                 first += count
                 calls.done(count)
@@ -362,7 +363,12 @@ def _fold_seeds(root, seeds):
 
 def _seed_keys(seeds, root_seed: int):
     """``fold_in(PRNGKey(root_seed), seed)`` per seed, in one compiled call."""
-    return _fold_seeds(jax.random.PRNGKey(root_seed), seeds)
+    return _fold_seeds(_root_key(root_seed), seeds)
+
+
+@functools.lru_cache(maxsize=64)
+def _root_key(root_seed: int):
+    return jax.random.PRNGKey(root_seed)
 
 
 def _host(rec, count: int | None):
