@@ -320,10 +320,9 @@ class Sweep:
             while first < self.n_blocks:
                 count = calls.next_count(self.n_blocks - first)
                 carry, rec = chunk_fn(carry, h, skeys, np.int32(first), np.int32(count))
-                recs.append(_host(rec, count))  # waits for the call: interruptible here
+                calls.dispatched(recs, rec, count)  # waits for the call before: Ctrl-C here
                 first += count
-                calls.done(count)
-            pieces.append((recs, np.asarray(carry.div), n_grid - k * size))
+            pieces.append((recs, carry.div, n_grid - k * size))
         calls.finish()
         return self._assemble(pieces)
 
@@ -335,7 +334,7 @@ class Sweep:
                 parts.append(arr[:valid])
             return np.concatenate(parts, axis=0)
 
-        div = np.concatenate([d[:v] for _, d, v in pieces], axis=0)
+        div = np.concatenate([np.asarray(d)[:v] for _, d, v in pieces], axis=0)
         extra_names = list(pieces[0][0][0].extras) if pieces else []
         extras = {}
         for name in extra_names:
@@ -397,23 +396,36 @@ class _CallSizer:
             self.per_call = max(1, min(GROWTH * self.count, n_blocks))
         self.adaptive = not sweep.blocks_per_call
         self.total, self.finished = n_pieces * n_blocks, 0
-        self._t0 = self._traces = None
+        self._t, self._traces = time.perf_counter(), sweep.traces
+        self._pending = None
 
     def next_count(self, remaining: int) -> int:
-        self._t0, self._traces = time.perf_counter(), self.sweep.traces
         return min(self.count, remaining)
 
-    def done(self, count: int) -> None:
-        seconds = time.perf_counter() - self._t0
-        compiled = self.sweep.traces != self._traces  # a compile is not a call's cost
-        if self.adaptive and not compiled and count == self.count and seconds > 0:
+    def dispatched(self, recs: list, rec, count: int) -> None:
+        """One call is in flight: collect the one before it (the device stays busy while
+        the host waits, converts and reports)."""
+        if self._pending is not None:
+            self._collect(*self._pending)
+        self._pending = (recs, rec, count, self.sweep.traces)
+
+    def _collect(self, recs: list, rec, count: int, traces: int) -> None:
+        recs.append(_host(rec, count))  # waits for the call
+        now = time.perf_counter()
+        seconds, self._t = now - self._t, now
+        # a call that compiled, or a short last one, says nothing about the rate
+        if self.adaptive and traces == self._traces and count == self.count and seconds > 0:
             scaled = round(count * CALL_SECONDS / seconds)
             self.count = max(1, count // 4, min(scaled, 4 * count, self.per_call))
+        self._traces = traces
         self.finished += count
         if self.progress is not None:
             self.progress(self.finished, self.total)
 
     def finish(self) -> None:
+        if self._pending is not None:
+            self._collect(*self._pending)
+            self._pending = None
         if self.total == 0 and self.progress is not None:
             self.progress(1, 1)
 
