@@ -150,3 +150,42 @@ def test_float32_runs_in_float32():
         batch(opt.hyper, learning_rate=[1e-2]), [0]
     )
     assert tr.x.dtype == np.float32 and tr.loss.dtype == np.float32
+
+
+def test_calls_sized_by_time_report_progress_and_keep_numbers(monkeypatch):
+    """Tiny calls (a time target of 0) advance progress block by block, with one program
+    and the same numbers as one call for the whole run."""
+    p = get_problem("fun5", dim=10)
+    opt = entries()["aida_pq"].make()
+    h = batch(opt.hyper, learning_rate=[1e-3, 1e-2])
+    whole = runner.make_sweep(p, opt, steps=60, log_every=5, blocks_per_call=12).run(h, [0, 1])
+    monkeypatch.setattr(runner, "CALL_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "RATE_GUESS", 1.0)  # first guess: one block per call
+    seen = []
+    sweep = runner.make_sweep(p, opt, steps=60, log_every=5)
+    timed = sweep.run(h, [0, 1], progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 12) for k in range(1, 13)] and sweep.traces == 1
+    np.testing.assert_array_equal(timed.loss, whole.loss)
+    np.testing.assert_array_equal(timed.dist, whole.dist)
+    np.testing.assert_array_equal(timed.diverged_step, whole.diverged_step)
+
+
+def test_interrupt_leaves_the_sweep_reusable(monkeypatch):
+    """Ctrl-C arrives between calls (here raised by the progress callback): it propagates
+    out of run, and the same sweep runs again to the same numbers."""
+    p = get_problem("fun5", dim=10)
+    opt = entries()["adam"].make()
+    h = batch(opt.hyper, learning_rate=[1e-3, 1e-2])
+    monkeypatch.setattr(runner, "RATE_GUESS", 1.0)
+    sweep = runner.make_sweep(p, opt, steps=40, log_every=4)
+
+    def interrupt(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(h, [0], progress=interrupt)
+    again = sweep.run(h, [0])
+    ref = runner.make_sweep(p, opt, steps=40, log_every=40).run(h, [0])
+    np.testing.assert_array_equal(again.loss[:, :, -1], ref.loss[:, :, -1])
+    assert sweep.traces == 1
