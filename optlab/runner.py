@@ -308,51 +308,70 @@ class Sweep:
         size = self.piece_size(n_grid, len(seeds))
         n_pieces = math.ceil(n_grid / size)
         calls = _CallSizer(self, size * len(seeds), progress, n_pieces)
-        pieces = []
+        out = _Records(n_grid, self.n_blocks + 1)
+        divs = []
         for k in range(n_pieces):
             idx = np.minimum(np.arange(k * size, (k + 1) * size), n_grid - 1)  # pad: repeat
             h = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper)
             sharded = len(self.devices) > 1 and size % len(self.devices) == 0
             init_fn, chunk_fn = self._functions(sharded, calls.per_call)
             carry, rec0 = init_fn(h, skeys)
-            recs = [_host(rec0, None)]
+            rows = (k * size, min(size, n_grid - k * size))
+            out.put(rec0, rows, 0, None)
             first = 0
             while first < self.n_blocks:
                 count = calls.next_count(self.n_blocks - first)
                 carry, rec = chunk_fn(carry, h, skeys, np.int32(first), np.int32(count))
-                calls.dispatched(recs, rec, count)  # waits for the call before: Ctrl-C here
+                # waits for the call before this one: Ctrl-C is raised here
+                calls.dispatched(partial(out.put, rec, rows, first + 1, count), count)
                 first += count
-            pieces.append((recs, carry.div, n_grid - k * size))
+            divs.append((carry.div, rows[1]))
         calls.finish()
-        return self._assemble(pieces)
+        return self._trace(out.tree(), np.concatenate([np.asarray(d)[:v] for d, v in divs]))
 
-    def _assemble(self, pieces) -> Trace:
-        def cat(field):
-            parts = []
-            for recs, _, valid in pieces:
-                arr = np.concatenate([getattr(r, field) for r in recs], axis=2)
-                parts.append(arr[:valid])
-            return np.concatenate(parts, axis=0)
-
-        div = np.concatenate([np.asarray(d)[:v] for _, d, v in pieces], axis=0)
-        extra_names = list(pieces[0][0][0].extras) if pieces else []
-        extras = {}
-        for name in extra_names:
-            parts = []
-            for recs, _, valid in pieces:
-                arr = np.concatenate([r.extras[name] for r in recs], axis=2)
-                parts.append(arr[:valid])
-            extras[name] = np.concatenate(parts, axis=0)
+    def _trace(self, rec: Record, div: np.ndarray) -> Trace:
         return Trace(
             step=record_steps(self.steps, self.log_every),
-            loss=cat("loss"),
-            gap=cat("gap"),
-            grad_norm=cat("grad_norm"),
-            dist=cat("dist"),
+            loss=rec.loss,
+            gap=rec.gap,
+            grad_norm=rec.grad_norm,
+            dist=rec.dist,
             diverged_step=div.astype(np.int64),
-            x=cat("x") if self.record_x else None,
-            extras=extras,
+            x=rec.x if self.record_x else None,
+            extras=rec.extras,
         )
+
+
+class _Records:
+    """The run's records [G, S, R, ...] in NumPy, filled call by call in place (a run's
+    records are held once: no per-call lists, no concatenated copies)."""
+
+    def __init__(self, n_grid: int, n_records: int):
+        self.n_grid, self.n_records = n_grid, n_records
+        self.leaves = self.treedef = self.extra_names = None
+
+    def put(self, rec, rows: tuple[int, int], first: int, count: int | None) -> None:
+        """A call's records (count of them; None: the initial record, no record axis) for
+        grid rows ``rows = (start, valid)`` from record ``first``. Waits for the call."""
+        leaves, treedef = jax.tree_util.tree_flatten(rec)
+        start, valid = rows
+        if self.leaves is None:
+            tail = 2 if count is None else 3  # dimensions after [G, S(, records)]
+            self.treedef, self.extra_names = treedef, list(rec.extras)  # the order they come in
+            self.leaves = [
+                np.empty((self.n_grid, a.shape[1], self.n_records, *a.shape[tail:]), a.dtype)
+                for a in leaves
+            ]
+        for buf, a in zip(self.leaves, leaves, strict=True):
+            a = np.asarray(a)
+            if count is None:
+                buf[start : start + valid, :, first] = a[:valid]
+            else:
+                buf[start : start + valid, :, first : first + count] = a[:valid, :, :count]
+
+    def tree(self) -> Record:
+        rec = jax.tree_util.tree_unflatten(self.treedef, self.leaves)  # dict keys sorted
+        return rec._replace(extras={k: rec.extras[k] for k in self.extra_names})
 
 
 @jax.jit
@@ -368,14 +387,6 @@ def _seed_keys(seeds, root_seed: int):
 @functools.lru_cache(maxsize=64)
 def _root_key(root_seed: int):
     return jax.random.PRNGKey(root_seed)
-
-
-def _host(rec, count: int | None):
-    """A call's records as NumPy [G, S, count, ...] (waiting for the call to finish); the
-    initial record (count None) gets its record axis."""
-    if count is None:
-        return jax.tree_util.tree_map(lambda a: np.asarray(a)[:, :, None], rec)
-    return jax.tree_util.tree_map(lambda a: np.asarray(a)[:, :, :count], rec)
 
 
 class _CallSizer:
@@ -402,15 +413,15 @@ class _CallSizer:
     def next_count(self, remaining: int) -> int:
         return min(self.count, remaining)
 
-    def dispatched(self, recs: list, rec, count: int) -> None:
+    def dispatched(self, collect: Callable, count: int) -> None:
         """One call is in flight: collect the one before it (the device stays busy while
-        the host waits, converts and reports)."""
+        the host waits, copies and reports)."""
         if self._pending is not None:
             self._collect(*self._pending)
-        self._pending = (recs, rec, count, self.sweep.traces)
+        self._pending = (collect, count, self.sweep.traces)
 
-    def _collect(self, recs: list, rec, count: int, traces: int) -> None:
-        recs.append(_host(rec, count))  # waits for the call
+    def _collect(self, collect: Callable, count: int, traces: int) -> None:
+        collect()  # waits for the call
         now = time.perf_counter()
         seconds, self._t = now - self._t, now
         # a call that compiled, or a short last one, says nothing about the rate
