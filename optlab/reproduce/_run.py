@@ -1,16 +1,13 @@
-"""Run a claim's protocol through the public library calls and judge it. No files are kept:
-``optlab.api.run`` writes nothing (``result.save()`` would); ``optlab.api_stability.stability``
-writes its tables into a temporary folder that is removed (only the returned tables are
-used)."""
+"""Run a claim's protocol through the public library calls and judge it. Nothing is
+written: ``optlab.api.run`` and ``optlab.api_stability.stability`` compute and return
+(their ``result.save()`` would write)."""
 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from optlab.config import RunConfig, StabilityConfig
 from optlab.reproduce._claim import Claim, Protocol, Row, verdict_of
@@ -39,10 +36,7 @@ def run_config(config, progress: Callable[[float], None] | None = None):
     if isinstance(config, StabilityConfig):
         from optlab import api_stability
 
-        with tempfile.TemporaryDirectory() as tmp:
-            return api_stability.stability(
-                dataclasses.replace(config, out=str(Path(tmp) / "stability")), progress
-            )
+        return api_stability.stability(config, progress)
     raise TypeError(f"a protocol holds RunConfig or StabilityConfig, not {type(config).__name__}")
 
 
