@@ -227,6 +227,8 @@ class Sweep:
         branches = [lambda c: self._block(c, h, skey, self.log_every)]
         if self.rem:
             branches.append(lambda c: self._block(c, h, skey, self.rem))
+        branches.append(lambda c: c)  # never taken (count stops at the last block), but the
+        idle = len(branches) - 1  # switch keeps XLA's fusion, hence every bit, as it was
         shape = jax.eval_shape(lambda c: self._record(c)[1], c)
         buf = jax.tree_util.tree_map(
             lambda s: jnp.full((per_call, *s.shape), jnp.nan, s.dtype), shape
@@ -234,10 +236,9 @@ class Sweep:
 
         def body(i, state):
             c, buf = state
-            if self.rem:  # the last block is the shorter one
-                c = lax.cond(first_block + i < self.n_full, branches[0], branches[1], c)
-            else:
-                c = branches[0](c)
+            b = first_block + i
+            which = jnp.where(b < self.n_full, 0, jnp.where(b < self.n_blocks, 1, idle))
+            c = lax.switch(jnp.minimum(which, idle), branches, c)
             c, rec = self._record(c)
             buf = jax.tree_util.tree_map(lambda b, r: b.at[i].set(r), buf, rec)
             return c, buf
