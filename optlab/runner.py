@@ -2,17 +2,18 @@
 
 Structure of the program (design.md section 3):
 - an inner ``lax.scan`` of ``log_every`` steps (sample, gradient, optimizer step,
-  projection) inside an outer ``lax.scan`` that records the metrics after each block;
+  projection) inside an outer loop that records the metrics after each block;
 - ``vmap`` over seeds inside ``vmap`` over the hyperparameter grid;
 - randomness ``key_t = fold_in(fold_in(root, seed), t)``: batch t is the same for every
   optimizer and every ``log_every`` (common random numbers); a random start uses
   ``fold_in(fold_in(root, seed), 0)`` (no step has t = 0);
 - divergence is data: the first step whose iterate is not finite (or whose recorded loss or
   gradient norm is not finite) is kept in ``diverged_step``; metrics from there on are NaN;
-- the outer scan is cut into calls of ``blocks_per_call`` blocks so a progress bar can
-  advance, and the grid into pieces of about ``CHUNK_ELEMENTS`` numbers per step, sharded
-  over the host's XLA devices. Neither cut changes a number: every configuration is
-  computed independently, and a call past the last block is an exact no-op.
+- the outer loop is cut into calls of about ``CALL_SECONDS`` each (the block count is a
+  traced argument: one program for every size), so progress advances and Ctrl-C lands
+  within about a call; the grid into pieces of about ``CHUNK_ELEMENTS`` numbers per step,
+  sharded over the host's XLA devices. Neither cut changes a number: every configuration
+  is computed independently (``blocks_per_call`` fixes the calls' size instead).
 
 No I/O, no pandas, no matplotlib.
 """
