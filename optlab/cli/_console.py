@@ -77,3 +77,25 @@ def with_progress(call, verb: str, enabled: bool):
     task = bar.add_task(verb, total=1.0)
     with bar:
         return call(progress=lambda frac: bar.update(task, completed=frac))
+
+
+def literal_help(app) -> None:
+    """Show every command's and option's help as written: a ``[`` in it (``'id[key=value,
+    ...]'``) is text, not rich markup that the help renderer would swallow. Texts that
+    already escape their brackets (``\\[``) are left as they are."""
+    import inspect
+    from typing import get_args
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    def literal(text):
+        return text if not text or "\\[" in text else escape(text)
+
+    seen: set[int] = set()
+    for command in app.registered_commands:
+        command.help = literal(command.help)
+        for param in inspect.signature(command.callback, eval_str=True).parameters.values():
+            for info in get_args(param.annotation)[1:]:
+                if isinstance(info, OptionInfo | ArgumentInfo) and id(info) not in seen:
+                    seen.add(id(info))
+                    info.help = literal(info.help)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from functools import partial
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +14,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from optlab.cli import _longrun
 from optlab.cli._config import configurable, resolved_options
-from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
+from optlab.cli._console import err, fail, fmt, guarded, out, print_json
 from optlab.cli._options import (
     Diagnostics,
     Dim,
@@ -26,16 +29,20 @@ from optlab.cli._options import (
     Out,
     Overwrite,
     RecordX,
+    Resume,
     RootSeed,
     Schedule,
     Seeds,
+    Shard,
     Steps,
     Values,
+    Yes,
     hyper_values,
     shortcut_values,
 )
 from optlab.cli._tuned import Tuned
 from optlab.config import RunConfig
+from optlab.errors import UsageError
 
 HELP = """Run optimizers on a problem; comma lists make a grid that runs as one compiled program.
 
@@ -188,6 +195,9 @@ def run(
     out_dir: Out = RunConfig.out,
     overwrite: Overwrite = RunConfig.overwrite,
     dtype: Dtype = RunConfig.dtype,
+    resume: Resume = False,
+    shard: Shard = None,
+    yes: Yes = False,
     json_out: Json = False,
 ) -> None:
     config = build_config(
@@ -208,16 +218,67 @@ def run(
         schedule=schedule,
         diagnostics=diagnostics,
     )
+    run_guarded(config, "run", resume=resume, shard=shard, yes=yes, json_out=json_out)
+
+
+def run_guarded(config, kind: str, *, resume=False, shard=None, yes=False, json_out=False):
+    """Estimate, check and lock the folder, compute (cells kept for --resume), save."""
     from optlab import api  # JAX is imported here, not at `optlab --help`
+    from optlab.cells import parse_shard
+    from optlab.io import outputs
 
-    result = with_progress(partial(api.run, config), "running", err.is_terminal and not json_out)
-    result.manifest["cli"] = resolved_options()
-    report(result, json_out)
+    part = parse_shard(shard)
+    if resume and not config.out:
+        raise UsageError("--resume needs --out: the folder of the interrupted run")
+    info = api.plan(config, two_d=kind == "trajectory")
+    out = Path(config.out) if config.out else outputs.default_out_dir(kind, info["problem"])
+    est = _longrun.estimate(config, info)
+    outputs.check_out_dir(out, config.overwrite, est["bytes"])
+    _longrun.confirm(info, est, yes, json_out)
+    compute = getattr(api, kind)
+    if part is not None:
+        compute = partial(_shard, api, config, part)
+    else:
+        compute = partial(_whole, compute, config)
+    progress = err.is_terminal and not json_out
+    result, store, lock = _longrun.execute(
+        config, compute, out=out, resume=resume, progress=progress
+    )
+    try:
+        if part is not None:
+            from optlab.merge import save_shard
+
+            paths = save_shard(out, store, config, part, result, fingerprint=store.fingerprint)
+            for path in paths:
+                out_print(f"wrote {path}")
+            return
+        result.manifest["cli"] = resolved_options()
+        report(result, json_out, best=kind == "run", out_dir=out)
+        shutil.rmtree(store.folder, ignore_errors=True)
+    finally:
+        lock.release()
 
 
-def report(result, json_out: bool, best: bool = True) -> None:
+def _whole(compute, config, store, progress=None):
+    return compute(config, progress, store=store)
+
+
+def _shard(api, config, part, store, progress=None):
+    return api.run_shard(config, part, store, progress)
+
+
+def out_print(text: str) -> None:
+    out.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
+def report(result, json_out: bool, best: bool = True, out_dir=None) -> None:
     """Save a run's result and print its tables, timing and every path written."""
-    paths = [str(p) for p in result.save()]
+    from optlab.io.outputs import WriteError
+
+    try:
+        paths = [str(p) for p in result.save(out_dir)]
+    except WriteError as e:
+        fail(str(e), 1)
     if json_out:
         print_json(
             {

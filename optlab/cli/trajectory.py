@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 import typer
 
-from optlab.cli._config import configurable, resolved_options
-from optlab.cli._console import err, guarded, with_progress
+from optlab.cli._config import configurable
+from optlab.cli._console import guarded
 from optlab.cli._options import (
     Dtype,
     HpList,
@@ -22,7 +21,7 @@ from optlab.cli._options import (
     shortcut_values,
 )
 from optlab.cli._tuned import Tuned
-from optlab.cli.run import build_config, report
+from optlab.cli.run import build_config, run_guarded
 from optlab.config import TrajectoryConfig
 
 HELP = """Run optimizers on a 2-D problem and draw their paths over the loss landscape.
@@ -92,10 +91,4 @@ def trajectory(
         resolution=resolution,
         loss_panel=loss_panel,
     )
-    from optlab import api
-
-    result = with_progress(
-        partial(api.trajectory, config), "running", err.is_terminal and not json_out
-    )
-    result.manifest["cli"] = resolved_options()
-    report(result, json_out, best=False)
+    run_guarded(config, "trajectory", json_out=json_out)
