@@ -6,6 +6,7 @@ answered with exit 130 and one line saying what was kept."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -39,7 +40,8 @@ def fingerprint(config) -> dict:
     data = config.to_dict()
     for key in ("out", "overwrite", "command"):
         data.pop(key, None)
-    return {"config": data, "versions": versions(), "git": git_hash(), "cell_work": cell_work()}
+    data = {"config": data, "versions": versions(), "git": git_hash(), "cell_work": cell_work()}
+    return json.loads(json.dumps(data))  # as it reads back from the store
 
 
 def estimate(config, info: dict) -> dict:

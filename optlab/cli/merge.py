@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,7 @@ def merge(
         raise UsageError("merge needs --out: the folder for the combined results")
     config, store = read_shards(folders)
     out = Path(out_dir)
+    config = dataclasses.replace(config, out=str(out), overwrite=overwrite)
     info = api.plan(config)
     est = _longrun.estimate(config, {**info, "runs": 0})
     outputs.check_out_dir(out, overwrite, est["bytes"])

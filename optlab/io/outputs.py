@@ -45,6 +45,7 @@ def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0) -> Path:
     Checked before any work: a non-empty folder without ``overwrite``, a path under a
     file, a name the file system refuses, a parent that cannot be written, and (with
     ``needed_bytes``) a disk without room for the estimated outputs."""
+    _check_names(path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
@@ -52,7 +53,6 @@ def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0) -> Path:
             f"--out {path} is not empty; pass --overwrite to replace its files, "
             "or choose another folder"
         )
-    _check_names(path)
     base = _existing_ancestor(path)
     if not base.is_dir():
         raise UsageError(f"--out {path} cannot be created: {base} is not a folder")
@@ -85,7 +85,7 @@ def _check_names(path: Path) -> None:
 
 def _existing_ancestor(path: Path) -> Path:
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
+    while not os.path.lexists(path) and path != path.parent:
         path = path.parent
     return path
 
