@@ -256,3 +256,18 @@ def test_a_killed_run_followed_by_a_new_one_leaves_nothing_behind(tmp_path, monk
     assert res.exit_code == 0, res.output
     assert "left by an interrupted run" in res.output
     assert beside(out) == []
+
+
+def test_a_large_run_needs_yes_off_a_terminal(tmp_path, monkeypatch):
+    from optlab.cli import _longrun
+
+    monkeypatch.setattr(_longrun, "ASK_ABOVE_BYTES", 0)
+    monkeypatch.setattr(_longrun, "CALIBRATE_ABOVE", 0)  # the time comes from a calibration
+    args = ("run", "fun5", "--lr", "1e-3,1e-2", "--seeds", 3, "--steps", 4000)
+    res = invoke(*args, "--out", tmp_path / "r")
+    assert res.exit_code == 2, res.output
+    assert "pass --yes" in res.output and "6 runs x 4_000 steps" in res.output
+    assert " s;" in res.output or " min;" in res.output  # an estimated time
+    assert list(tmp_path.iterdir()) == []
+    res = invoke(*args, "--out", tmp_path / "r", "--yes")
+    assert res.exit_code == 0 and "estimate: 6 runs" in res.output
