@@ -271,3 +271,22 @@ def test_a_large_run_needs_yes_off_a_terminal(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     res = invoke(*args, "--out", tmp_path / "r", "--yes")
     assert res.exit_code == 0 and "estimate: 6 runs" in res.output
+
+
+def test_jax_environment_problems_get_one_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPTLAB_CACHE_DIR": "off"}
+    args = [sys.executable, "-m", "optlab", "run", "fun5", "--steps", "10", "--out"]
+    gpu = subprocess.run(
+        [*args, str(tmp_path / "a")],
+        env={**env, "JAX_PLATFORMS": "no_such_backend"},
+        capture_output=True,
+        text=True,
+    )
+    assert gpu.returncode == 2, gpu.stderr
+    assert gpu.stderr.count("\n") == 1 and "JAX_PLATFORMS=no_such_backend" in gpu.stderr
+    res = cli.invoke(
+        app, ["run", "fun5", "--steps", 10, "--out", tmp_path / "b"], env={"JAX_ENABLE_X64": "0"}
+    )
+    assert res.exit_code == 0
+    assert "JAX_ENABLE_X64=0 is overridden: optlab computes in float64" in res.output
+    assert not (tmp_path / "a").exists()

@@ -17,7 +17,7 @@ from optlab.cli import stability as _stability
 from optlab.cli import trajectory as _trajectory
 from optlab.cli import tune as _tune
 from optlab.cli._console import literal_help
-from optlab.cli._process import configure_process
+from optlab.cli._process import configure_process, environment_notes
 
 app = typer.Typer(
     name="optlab",
@@ -32,6 +32,10 @@ app = typer.Typer(
 def _process_settings() -> None:
     """Runs before every command: the command line owns its process (float64, devices,
     compilation cache); importing optlab as a library never does this."""
+    from optlab.cli._console import err
+
+    for note in environment_notes():
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
     configure_process()
 
 
