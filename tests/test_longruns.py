@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -290,3 +292,55 @@ def test_jax_environment_problems_get_one_line(tmp_path):
     assert res.exit_code == 0
     assert "JAX_ENABLE_X64=0 is overridden: optlab computes in float64" in res.output
     assert not (tmp_path / "a").exists()
+
+
+# ---- text: tables at any width, one value for identical seeds, legends --------------------
+GRID = ("run", "fun5", "--opt", "adam", "--opt", "aida_pq[p=1,q=2]", "--lr", "1e-3,1e-2")
+GRID += ("--b2", "0.99,0.999", "--seeds", 3, "--steps", 100)
+
+
+@pytest.mark.parametrize("columns", [80, 50, 30])
+def test_tables_never_split_a_label_or_a_number(tmp_path, columns):
+    res = cli.invoke(
+        app, [*map(str, GRID), "--out", str(tmp_path / "r")], env={"COLUMNS": str(columns)}
+    )
+    assert res.exit_code == 0, res.output
+    labels = pd.read_csv(tmp_path / "r" / "summary.csv")["label"]
+    summary = pd.read_csv(tmp_path / "r" / "summary.csv")
+    text = res.output
+    for label in labels:
+        assert label in text, (label, text)  # whole, on one line
+    for value in summary["final_loss"]:
+        assert f"{value:.4g}" in text
+    assert "…" not in text
+    words = " ".join(text.split())  # a heading may wrap between words
+    assert "every seed identical: one value" in words and "median" not in text
+
+
+def test_identical_seeds_draw_one_line_and_noisy_ones_a_band():
+    from optlab.plots.curves import convergence
+
+    steps = np.arange(5)
+
+    def trace(noise: float, labels=("a",), optimizers=None):
+        rows = []
+        for k, label in enumerate(labels):
+            opt = (optimizers or labels)[k]
+            for seed in range(3):
+                for s in steps:
+                    value = 1.0 / (s + 1) + noise * seed
+                    rows.append((label, opt, f"{label}-{seed}", seed, s, value))
+        cols = ["label", "optimizer", "run_id", "seed", "step", "loss"]
+        return pd.DataFrame(rows, columns=cols).assign(problem="p")
+
+    ax = convergence(trace(0.0), "loss").axes[0]
+    assert len(ax.collections) == 0 and ax.get_legend().texts[0].get_text() == "a"
+    ax = convergence(trace(0.1), "loss").axes[0]
+    assert len(ax.collections) == 1  # the 25-75 % band
+    many = [f"adam[lr={k}]" for k in range(10)] + [f"aida[lr={k}]" for k in range(10)]
+    fig = convergence(trace(0.1, many, ["adam"] * 10 + ["aida"] * 10), "loss")
+    texts = [t.get_text() for legend in fig.legends for t in legend.texts]
+    texts += (
+        [t.get_text() for t in fig.axes[0].get_legend().texts] if fig.axes[0].get_legend() else []
+    )
+    assert texts == ["adam (10 configurations)", "aida (10 configurations)"]

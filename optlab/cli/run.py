@@ -97,13 +97,24 @@ COLUMNS = [  # (summary column, heading); optional ones are shown when present
 ]
 
 
-def summary_table(result) -> Table:
+def seeds_agree(runs) -> bool:
+    """Every label's seeds gave the same results (a deterministic problem)."""
+    values = [c for c in runs.columns if c.startswith(("final_", "best_", "min_", "diverged"))]
+    return bool((runs.groupby("label", sort=False)[values].nunique(dropna=False) <= 1).all().all())
+
+
+def summary_table(result, keyed: bool = False) -> Table:
+    """The summary; ``keyed``: labels replaced by #1, #2, ... (listed by :func:`label_key`)
+    so that a narrow terminal never splits a label or a number."""
     summary = result.summary
     several = summary["seeds"].max() > 1
     title = f"{result.manifest['problem']['name']}: {result.config.steps} steps"
+    if several:
+        agree = seeds_agree(result.runs)
+        title += " (every seed identical: one value)" if agree else " (medians over seeds)"
     any_diverged = bool((summary["diverged"] > 0).any())
     table = Table(
-        title=title + (" (medians over seeds)" if several else ""),
+        title=title,
         caption=None if any_diverged else "no run diverged",
         box=box.SIMPLE_HEAD,
         padding=(0, 0),  # the box's one-space separators suffice; room for the numbers
@@ -117,9 +128,9 @@ def summary_table(result) -> Table:
             cells.append(
                 "no" if n_div == 0 else f"{n_div}/{row['seeds']} at {row['first_diverged_step']}"
             )
-        rows.append((escape(row["label"]), str(row["seeds"]), *cells))
-    # numbers are never cut or wrapped; on a narrow terminal the label column folds instead
-    table.add_column("label", overflow="fold", min_width=12)
+        label = f"#{len(rows) + 1}" if keyed else escape(row["label"])
+        rows.append((label, str(row["seeds"]), *cells))
+    table.add_column("label", no_wrap=True)
     headings = ["seeds", *(h for _, h in shown)] + (["diverged"] if any_diverged else [])
     for i, heading in enumerate(headings, start=1):
         width = max(len(r[i]) for r in rows)
@@ -144,6 +155,35 @@ def _worth_showing(summary, column: str) -> bool:
     if column == "final_gap" and "final_loss" in summary.columns:
         return not summary[column].equals(summary["final_loss"])
     return True
+
+
+def print_summary(result) -> None:
+    """The summary table as wide as it needs, where it fits the width (the terminal's, or
+    80 columns when piped); else with its labels keyed #1, #2, ... below it; else one line
+    per label. A label or a number is never split or cut."""
+    table = summary_table(result)
+    if natural_width(table) <= out.width:
+        out.print(table)
+        return
+    keyed = summary_table(result, keyed=True)
+    if natural_width(keyed) <= out.width:
+        out.print(keyed)
+        for k, label in enumerate(result.summary["label"], start=1):
+            out.print(f"#{k} {label}", markup=False, highlight=False, soft_wrap=True)
+        return
+    out.print(keyed.title, markup=False, highlight=False)
+    headings = [str(c.header) for c in keyed.columns]
+    rows = zip(*(c.cells for c in keyed.columns), strict=True)
+    for label, row in zip(result.summary["label"], rows, strict=True):
+        fields = [f"{h}={v}" for h, v in zip(headings[1:], row[1:], strict=True)]
+        out.print("  ".join([label, *fields]), markup=False, highlight=False, soft_wrap=True)
+
+
+def natural_width(table: Table) -> int:
+    """Columns the table takes when nothing is wrapped or cut."""
+    from rich.measure import Measurement
+
+    return Measurement.get(out, out.options.update_width(100_000), table).maximum
 
 
 def best_per_optimizer(result) -> Table | None:
@@ -288,10 +328,16 @@ def report(result, json_out: bool, best: bool = True, out_dir=None) -> None:
             }
         )
         return
-    out.print(summary_table(result))
+    print_summary(result)
     table = best_per_optimizer(result) if best else None
-    if table is not None:
+    if table is not None and natural_width(table) <= out.width:
         out.print(table)
+    elif table is not None:  # one line each: nothing split on a narrow terminal
+        out.print(table.title, markup=False, highlight=False)
+        for row in zip(*(c.cells for c in table.columns), strict=True):
+            opt_id, label, mean, sem = row
+            text = f"{opt_id}  {label}  {mean} ± {sem}"  # the label cell is escaped markup
+            out.print(text, highlight=False, soft_wrap=True)
     m = result.manifest
     err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:
