@@ -251,7 +251,7 @@ def test_json_output(tmp_path):
 def test_flags_become_the_config(monkeypatch, tmp_path):
     seen = {}
 
-    def fake_run(config, progress=None):
+    def fake_run(config, progress=None, **kwargs):  # store=: cells for --resume
         seen["config"] = config
         raise SystemExit(0)
 

@@ -5,6 +5,7 @@ answered with exit 130 and one line saying what was kept."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -117,7 +118,9 @@ def execute(config, compute, *, out: Path, resume: bool, progress: bool, note=No
     from optlab.io import outputs
 
     note = note or (lambda text: err.print(text, highlight=False, markup=False))
+    made = _missing_parents(out)
     lock = outputs.FolderLock(out).acquire()
+    store = None
     try:
         for path in outputs.clean_leftovers(out):
             note(f"note: removed {path}, left by an interrupted run")
@@ -134,8 +137,22 @@ def execute(config, compute, *, out: Path, resume: bool, progress: bool, note=No
             _interrupted(store, out)
         return result, store, lock
     except BaseException:
+        if store is not None and not store.names():  # a failure before any cell: no trace
+            shutil.rmtree(store.folder, ignore_errors=True)
         lock.release()
+        for folder in made:  # folders made for the lock, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
+
+
+def _missing_parents(out: Path) -> list[Path]:
+    """The folders above ``out`` that do not exist yet, deepest first."""
+    missing, folder = [], Path(os.path.abspath(out)).parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _interrupted(store, out: Path) -> None:

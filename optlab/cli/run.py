@@ -293,8 +293,8 @@ def run_guarded(config, kind: str, *, resume=False, shard=None, yes=False, json_
                 out_print(f"wrote {path}")
             return
         result.manifest["cli"] = resolved_options()
-        report(result, json_out, best=kind == "run", out_dir=out)
-        shutil.rmtree(store.folder, ignore_errors=True)
+        saved = partial(shutil.rmtree, store.folder, ignore_errors=True)  # cells: done with
+        report(result, json_out, best=kind == "run", out_dir=out, saved=saved)
     finally:
         lock.release()
 
@@ -311,14 +311,17 @@ def out_print(text: str) -> None:
     out.print(text, highlight=False, soft_wrap=True, markup=False)
 
 
-def report(result, json_out: bool, best: bool = True, out_dir=None) -> None:
-    """Save a run's result and print its tables, timing and every path written."""
+def report(result, json_out: bool, best: bool = True, out_dir=None, saved=None) -> None:
+    """Save a run's result (then call ``saved()``) and print its tables, timing and every
+    path written."""
     from optlab.io.outputs import WriteError
 
     try:
         paths = [str(p) for p in result.save(out_dir)]
     except WriteError as e:
         fail(str(e), 1)
+    if saved is not None:
+        saved()
     if json_out:
         print_json(
             {
