@@ -99,14 +99,14 @@ def confirm(info: dict, est: dict, yes: bool, quiet: bool) -> None:
     large = est["bytes"] > ASK_ABOVE_BYTES or (est["seconds"] or 0) > ASK_ABOVE_SECONDS
     if not large:
         if not quiet and err.is_terminal:
-            err.print(f"estimate: {text}", highlight=False, markup=False)
+            err.print(f"estimate: {text}", highlight=False, markup=False, soft_wrap=True)
         return
     if yes:
-        err.print(f"estimate: {text}", highlight=False, markup=False)
+        err.print(f"estimate: {text}", highlight=False, markup=False, soft_wrap=True)
         return
     if not sys.stdin.isatty():
         raise UsageError(f"a large run: {text}; pass --yes to start it")
-    err.print(f"estimate: {text}", highlight=False, markup=False)
+    err.print(f"estimate: {text}", highlight=False, markup=False, soft_wrap=True)
     if not typer.confirm("start it?", default=False, err=True):
         raise UsageError("not started")
 
@@ -117,7 +117,7 @@ def execute(config, compute, *, out: Path, resume: bool, progress: bool, note=No
     from optlab.cells import CellStore
     from optlab.io import outputs
 
-    note = note or (lambda text: err.print(text, highlight=False, markup=False))
+    note = note or (lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
     made = _missing_parents(out)
     lock = outputs.FolderLock(out).acquire()
     store = None
@@ -155,6 +155,18 @@ def _missing_parents(out: Path) -> list[Path]:
     return missing
 
 
+def interrupted_outside(config) -> None:
+    """Ctrl-C before the computation started or while the outputs were written."""
+    from optlab.cells import CellStore
+
+    if config.out and cells_folder(Path(config.out)).is_dir():
+        store = CellStore(cells_folder(Path(config.out)), {})
+        if store.names():
+            _interrupted(store, Path(config.out))
+    err.print("interrupted: nothing written", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(130)
+
+
 def _interrupted(store, out: Path) -> None:
     n = len(store.names())
     if n:
@@ -163,8 +175,11 @@ def _interrupted(store, out: Path) -> None:
             f"{out}; run the same command with --resume to finish",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
     else:
         shutil.rmtree(store.folder, ignore_errors=True)
-        err.print(f"interrupted: nothing written to {out}", highlight=False, markup=False)
+        err.print(
+            f"interrupted: nothing written to {out}", highlight=False, markup=False, soft_wrap=True
+        )
     raise typer.Exit(130)

@@ -261,8 +261,16 @@ def run(
     run_guarded(config, "run", resume=resume, shard=shard, yes=yes, json_out=json_out)
 
 
-def run_guarded(config, kind: str, *, resume=False, shard=None, yes=False, json_out=False):
-    """Estimate, check and lock the folder, compute (cells kept for --resume), save."""
+def run_guarded(config, kind: str, **flags) -> None:
+    """Estimate, check and lock the folder, compute (cells kept for --resume), save;
+    Ctrl-C at any point is exit 130 with one line saying what was kept."""
+    try:
+        _run_checked(config, kind, **flags)
+    except KeyboardInterrupt:
+        _longrun.interrupted_outside(config)
+
+
+def _run_checked(config, kind: str, *, resume=False, shard=None, yes=False, json_out=False):
     from optlab import api  # JAX is imported here, not at `optlab --help`
     from optlab.cells import parse_shard
     from optlab.io import outputs
