@@ -327,7 +327,7 @@ def _validate(config, two_d: bool):
         raise UsageError(f"the run {dup!r} is asked for twice")
     check_dtype(config.dtype, plans, problem)
     if config.out:  # a folder save() would refuse: say so now, not after the work
-        outputs.check_out_dir(Path(config.out), config.overwrite)
+        outputs.check_out_dir(Path(config.out), config.overwrite, probe=False)  # no writes
     n_runs = sum(len(p.grid) for p in plans) * config.seeds
     return problem, plans, config.log_every or default_log_every(config.steps, n_runs)
 

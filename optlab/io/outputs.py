@@ -39,12 +39,13 @@ def default_out_dir(command: str, problem: str, root: str | Path = "runs") -> Pa
     return path
 
 
-def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0) -> Path:
+def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0, probe: bool = True) -> Path:
     """A usable output folder, or a UsageError naming it; creates nothing.
 
     Checked before any work: a non-empty folder without ``overwrite``, a path under a
     file, a name the file system refuses, a parent that cannot be written, and (with
-    ``needed_bytes``) a disk without room for the estimated outputs."""
+    ``needed_bytes``) a disk without room for the estimated outputs. ``probe``: try creating
+    (and remove) a file in the parent, the only sure test; else trust permission bits."""
     _check_names(path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} exists and is not a folder")
@@ -56,7 +57,7 @@ def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0) -> Path:
     base = _existing_ancestor(path)
     if not base.is_dir():
         raise UsageError(f"--out {path} cannot be created: {base} is not a folder")
-    if not _writable(base):
+    if not _writable(base, probe):
         raise UsageError(f"--out {path} cannot be created: {base} is not writable")
     free = shutil.disk_usage(base).free
     if needed_bytes and free < needed_bytes:
@@ -90,9 +91,11 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def _writable(folder: Path) -> bool:
+def _writable(folder: Path, probe: bool = True) -> bool:
     """Whether a file can be created in ``folder``: tried, not guessed from permission bits
     (root ignores them; a read-only mount does not)."""
+    if not probe:
+        return os.access(folder, os.W_OK | os.X_OK)
     try:
         fd, name = tempfile.mkstemp(prefix=".optlab-probe-", dir=folder)
     except OSError:
