@@ -297,7 +297,9 @@ def _run_checked(config, kind: str, *, resume=False, shard=None, yes=False, json
             from optlab.merge import save_shard
 
             paths = save_shard(out, store, config, part, result, fingerprint=store.fingerprint)
-            for path in paths:
+            if json_out:
+                print_json({"out_dir": str(out), "paths": [str(p) for p in paths]})
+            for path in [] if json_out else paths:
                 out_print(f"wrote {path}")
             return
         result.manifest["cli"] = resolved_options()
