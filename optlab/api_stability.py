@@ -345,7 +345,7 @@ def _start_nonlinearity(res, verdict, d: int) -> float:
     z = z* + delta (fresh state) and at the state the moments settle to while x is still at
     the start (x held there for FROZEN_STEPS steps). Below ~0.1 the start lies in the linear
     regime; far above it, the linear prediction does not apply to the simulation
-    (stability.md 4: x0 = 1e-10 with eps = 1e-30, where |g| >> sqrt(eps))."""
+    (docs/stability.md#paper-figures: x0 = 1e-10 with eps = 1e-30, where |g| >> sqrt(eps))."""
     J = verdict.jacobian
     if J is None or J.size == 0 or not np.all(np.isfinite(J)):
         return float("nan")

@@ -1,4 +1,4 @@
-"""Problem records and their registry (problems.md).
+"""Problem records and their registry (docs/problems.md).
 
 ``PROBLEMS`` maps an id to a :class:`ProblemEntry`; ``ALIASES`` maps alternative names
 (Andrei's: ``tridia`` -> ``fun5``) to ids; ``get_problem(name, **options)`` builds a record.

@@ -1,4 +1,4 @@
-"""The contract every registered optimizer keeps (design.md section 7), run over the
+"""The contract every registered optimizer keeps (docs/architecture.md#tests), run over the
 whole registry: new optimizer files are picked up automatically."""
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class OptimizerEntry:
     make: Callable[..., Optimizer]  # static (structural) options as keyword arguments
     summary: str  # one line
     paper: str  # short citation with algorithm / equation number
-    eps: str  # where eps goes (optimizers.md section 1.2 catalogue)
+    eps: str  # where eps goes (docs/optimizers.md#epsilon-placements catalogue)
     decay: str  # weight-decay modes offered
     bibtex: str = ""
     bounds: Mapping[str, Bound] = field(default_factory=dict)  # adds to / overrides COMMON

@@ -1,4 +1,4 @@
-"""Shared machinery of the layerwise family of seed 003 (optimizers.md section 2.4).
+"""Shared machinery of the layerwise family (docs/optimizers.md#layerwise-family).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2. Seven methods share one skeleton
@@ -26,7 +26,7 @@ are stored as one (L,) array per leaf, L = number of layers in that leaf.
 Numerics: eps = 0 (and xi = 0) are allowed for "elem" and "pre": a zero denominator
 gives a zero step (``safe_div``, the 0/0 rule; for "elem" this also covers the x/0 case of
 an exactly orthogonal m, g with eps = 0). "post" (AdamL, AdaBeliefL) needs eps > 0
-(optimizers.md section 2.4.1): a concrete eps <= 0 is refused by ``init`` and by the
+(docs/optimizers.md#adaml): a concrete eps <= 0 is refused by ``init`` and by the
 ENTRY bounds; under a traced eps = 0 a layer with a zero v gets gamma = inf, so
 coordinates with m = 0 stay put and the others diverge (recorded by the runner).
 """
@@ -78,7 +78,8 @@ def layer_dot(a, b):
 
 
 def project(m, g, layers, k: int, xi):
-    """The K mutual projections of seed 003, eqs. (12)-(13), per layer.
+    """The K mutual projections of Zhang, Niwa, Kleijn (arXiv:2203.13273), eqs. (12)-(13), per
+    layer.
 
     Both new vectors come from the (k-1) pair: m^(k) = <m,g>/(|g|^2 + xi) g and
     g^(k) = <m,g>/(|m|^2 + xi) m. Returns (m^(K), g^(K)) grouped as (L, n) arrays.
@@ -151,7 +152,7 @@ def check_eps_positive(name: str, eps) -> None:
     if isinstance(eps, jax.core.Tracer):
         return
     if np.any(np.asarray(eps) <= 0):
-        raise ValueError(f"{name}: eps must be > 0 (optimizers.md section 2.4.1), got {eps!r}")
+        raise ValueError(f"{name}: eps must be > 0 (docs/optimizers.md#adaml), got {eps!r}")
 
 
 def layer_scalars_to_leaf(v, like, layers):

@@ -1,10 +1,10 @@
-"""AdaBeliefL: AdaBelief with post-processed layerwise stepsizes (seed 003, Algorithm 1).
+"""AdaBeliefL: AdaBelief with post-processed layerwise stepsizes (Algorithm 1).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 1 with the footnote "AdaBeliefL is
 obtained by replacing g_t^2 with (m_t - g_t)^2".
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.2)::
+Update, t = 1, 2, ... (docs/optimizers.md#adabeliefl)::
 
     g_t     = grad f(x_{t-1}) + l2 x_{t-1}
     m_t     = b1 m_{t-1} + (1 - b1) g_t
@@ -64,7 +64,7 @@ def make(layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="adabeliefl",
     make=make,
-    summary="AdaBeliefL: AdaBelief whose stepsizes are replaced by their layer mean (seed 003)",
+    summary="AdaBeliefL: AdaBelief whose stepsizes are replaced by their layer mean",
     paper=REFERENCE,
     eps="E5: eps added to the s-EMA every step; gamma_l = mean_l[1/sqrt(s~)], no outer eps",
     decay=lw.DECAY,

@@ -1,9 +1,9 @@
-"""AdamL: Adam with post-processed layerwise stepsizes (seed 003, Algorithm 1).
+"""AdamL: Adam with post-processed layerwise stepsizes (Algorithm 1).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 1 and eqs. (8)-(10).
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.1)::
+Update, t = 1, 2, ... (docs/optimizers.md#adaml)::
 
     g_t     = grad f(x_{t-1}) + l2 x_{t-1}
     m_t     = b1 m_{t-1} + (1 - b1) g_t
@@ -63,7 +63,7 @@ def make(layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="adaml",
     make=make,
-    summary="AdamL: Adam whose stepsizes are replaced by their layer mean gamma_l (seed 003)",
+    summary="AdamL: Adam whose stepsizes are replaced by their layer mean gamma_l",
     paper=REFERENCE,
     eps="E5: eps added to the v-EMA every step; gamma_l = mean_l[1/sqrt(v~)], no outer eps",
     decay=lw.DECAY,

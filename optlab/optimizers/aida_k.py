@@ -1,11 +1,11 @@
-"""Aida-K: AdaBelief on the K-fold mutually projected pair (m, g), per layer (seed 003, Alg. 3).
+"""Aida-K: AdaBelief on the K-fold mutually projected pair (m, g), per layer (Alg. 3).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 3 and eqs. (12)-(14); official code
 guoqiang-zhang-x/Aida-Optimizer ``Aida.py``. Not Aida(p, q) of arXiv:2112.06125 (id
 ``aida_pq``), which shares the name and the authors.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.5). For each layer l, with
+Update, t = 1, 2, ... (docs/optimizers.md#aida_k). For each layer l, with
 m^(0) = m_l,t and g^(0) = g_l,t, for k = 1..K (both from the (k-1) pair)::
 
     a_k   = <m^(k-1), g^(k-1)>_l
@@ -75,7 +75,7 @@ def make(k: int = 2, layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="aida_k",
     make=make,
-    summary="Aida-K: AdaBelief on K layerwise mutual projections of (m, g) (seed 003; not aida_pq)",
+    summary="Aida-K: AdaBelief on K layerwise mutual projections of (m, g) (not aida_pq)",
     paper=REFERENCE,
     eps="E5: eps added to the v-EMA every step; m~/sqrt(v~), no outer eps; xi guards projections",
     decay=lw.DECAY,

@@ -1,9 +1,9 @@
-"""AidaGrad: Adam with the gradient replaced by its layerwise projection onto m (seed 003, Alg. 4).
+"""AidaGrad: Adam with the gradient replaced by its layerwise projection onto m (Alg. 4).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Appendix A, Alg. 4.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.6)::
+Update, t = 1, 2, ... (docs/optimizers.md#aidagrad)::
 
     g_t      = grad f(x_{t-1}) + l2 x_{t-1}
     m_t      = b1 m_{t-1} + (1 - b1) g_t
@@ -18,7 +18,7 @@ Defaults: lr = 1e-3, (b1, b2) = (0.9, 0.999), eps = 1e-8, xi = 1e-20 (the family
 
 Departures from the paper: Alg. 4 line 11 prints lr m_t/sqrt(n~_t), read as lr m~_t/sqrt(v~_t)
 (bias-corrected m, as line 10 computes it); the garbled "rac" is a \\frac. The statistic is
-(g^p)^2 as printed, not a residual (optimizers.md section 7, row 6). Both decay terms are
+(g^p)^2 as printed, not a residual (docs/optimizers.md#choices). Both decay terms are
 optlab choices (the paper's experiments use L2). With eps = 0, a coordinate whose v is 0 (m
 orthogonal to g so far) gets a zero step. No official code exists.
 """
@@ -65,7 +65,7 @@ def make(layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="aidagrad",
     make=make,
-    summary="AidaGrad: Adam on the layerwise projection of g onto m (seed 003, appendix)",
+    summary="AidaGrad: Adam on the layerwise projection of g onto m (appendix)",
     paper=REFERENCE,
     eps="E5: eps added to the v-EMA every step; m~/sqrt(v~), no outer eps; xi guards projection",
     decay=lw.DECAY,

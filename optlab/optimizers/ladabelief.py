@@ -1,11 +1,11 @@
-"""LAdaBelief: AdaBelief with pre-processed layerwise stepsizes (seed 003, Algorithm 2).
+"""LAdaBelief: AdaBelief with pre-processed layerwise stepsizes (Algorithm 2).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 2 with the footnote "LAdaBelief is
 obtained by replacing |g_l,t|^2 with |m_l,t - g_l,t|^2"; official code
 guoqiang-zhang-x/Aida-Optimizer ``LAdaBelief.py``.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.4)::
+Update, t = 1, 2, ... (docs/optimizers.md#ladabelief)::
 
     g_t    = grad f(x_{t-1}) + l2 x_{t-1}
     m_t    = b1 m_{t-1} + (1 - b1) g_t                         (per coordinate)
@@ -64,7 +64,7 @@ def make(layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="ladabelief",
     make=make,
-    summary="LAdaBelief: AdaBelief with one second moment per layer, mean_l[(m-g)^2] (seed 003)",
+    summary="LAdaBelief: AdaBelief with one second moment per layer, mean_l[(m-g)^2]",
     paper=REFERENCE,
     eps="E5: eps added to the per-layer v-EMA every step; m~/sqrt(v~_l), no outer eps",
     decay=lw.DECAY,

@@ -1,10 +1,10 @@
-"""LAdam: Adam with pre-processed layerwise stepsizes (seed 003, Algorithm 2).
+"""LAdam: Adam with pre-processed layerwise stepsizes (Algorithm 2).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 2 and eq. (11); official code
 guoqiang-zhang-x/Aida-Optimizer ``LAdam.py``.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.3)::
+Update, t = 1, 2, ... (docs/optimizers.md#ladam)::
 
     g_t    = grad f(x_{t-1}) + l2 x_{t-1}
     m_t    = b1 m_{t-1} + (1 - b1) g_t                         (per coordinate)
@@ -66,7 +66,7 @@ def make(layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="ladam",
     make=make,
-    summary="LAdam: Adam with one second moment per layer, EMA of mean_l[g^2] (seed 003)",
+    summary="LAdam: Adam with one second moment per layer, EMA of mean_l[g^2]",
     paper=REFERENCE,
     eps="E5: eps added to the per-layer v-EMA every step; m~/sqrt(v~_l), no outer eps",
     decay=lw.DECAY,

@@ -1,9 +1,9 @@
-"""LAida: Aida-K with pre-processed layerwise stepsizes (seed 003, Algorithm 5).
+"""LAida: Aida-K with pre-processed layerwise stepsizes (Algorithm 5).
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
 of Deep Neural Networks", arXiv:2203.13273 v2, Appendix A, Alg. 5.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.7). The K mutual projections of Aida-K
+Update, t = 1, 2, ... (docs/optimizers.md#laida). The K mutual projections of Aida-K
 (``aida_k``), per layer, with m^(0) = m_l,t, g^(0) = g_l,t::
 
     m^(k) = <m^(k-1), g^(k-1)>_l / (|g^(k-1)|_l^2 + xi) g^(k-1)
@@ -71,7 +71,7 @@ def make(k: int = 2, layers: str = "leaf") -> Optimizer:
 ENTRY = OptimizerEntry(
     id="laida",
     make=make,
-    summary="LAida: Aida-K with one second moment per layer (seed 003, appendix)",
+    summary="LAida: Aida-K with one second moment per layer (appendix)",
     paper=REFERENCE,
     eps="E5: eps added to the per-layer v-EMA every step; m~/sqrt(v~_l), no outer eps",
     decay=lw.DECAY,

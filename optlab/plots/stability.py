@@ -3,9 +3,9 @@
 - ``spectral_radius``: a heatmap of rho over two swept axes (log10 rho, diverging at 1), the
   autodiff contour rho = 1 and the theoretical boundary (exact, and the paper's (25) dashed);
 - ``sim_classes``: the simulated classes on the same axes, with the same two curves;
-- ``eigenvalues``: with one swept axis, |lambda_i| against eta/delta (Fig. 1 of seed 000:
-  delta = sqrt(eps) for (p, q) = (2, 1)), autodiff markers over the closed-form lines; with
-  no swept axis, the eigenvalues in the complex plane with the unit circle.
+- ``eigenvalues``: with one swept axis, |lambda_i| against eta/delta (Fig. 1 of Zhang, Niwa, Kleijn,
+  arXiv:2112.06125: delta = sqrt(eps) for (p, q) = (2, 1)), autodiff markers over the closed-form
+  lines; with no swept axis, the eigenvalues in the complex plane with the unit circle.
 """
 
 from __future__ import annotations

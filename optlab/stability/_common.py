@@ -24,7 +24,8 @@ NONNEGATIVE_LEAVES = frozenset({"r", "v", "s", "s_max", "v_max", "nu"})
 # like the step counter instead of adding a spurious eigenvalue 1 to J.
 CONSTANT_LEAVES = {"adabound": ("base_lr",)}
 
-# What is known about a method's fixed point beyond what the numbers show (stability.md 7.3).
+# What is known about a method's fixed point beyond what the numbers show
+# (docs/stability.md#non-smooth-cases).
 FIXED_POINT_NOTES = {
     "amsgrad": (
         "running max v_max: a continuum of fixed points (any v_max* >= 0); at v_max* = 0 (the "
@@ -41,7 +42,7 @@ FIXED_POINT_NOTES = {
     "fromage": "ratio ||x||/||g||: infinite times zero at g = 0 (degenerate at z*)",
 }
 
-# entry kinds (stability.md section 7.1)
+# entry kinds (docs/stability.md#jacobian)
 SMOOTH, AD_WRONG, KINK, SINGULAR, UNRESOLVED = 0, 1, 2, 3, 4
 KIND_NAMES = ("smooth", "ad-wrong", "kink", "singular", "unresolved")
 # convergence codes of one quotient sequence

@@ -16,14 +16,15 @@ SIM_RULE = (
     "half: an algebraic creep ~1/t is not a decay); stalls: everything else (bounded, not "
     "contracting geometrically within T steps; sim_power k in d ~ t^k over the second half "
     "tells an algebraic creep, k ~ -1, from a stall, k ~ 0). A decays verdict whose d went "
-    "below 1e-280 is flagged 'underflow' (stability.md 5: confirm in extended precision)"
+    "below 1e-280 is flagged 'underflow' (docs/stability.md#findings: confirm in extended "
+    "precision)"
 )
 
 
 def late_power(d: np.ndarray, steps: np.ndarray) -> float:
     """k in d_t ~ t^k over the second half of the run (least squares on log-log; NaN when d
     is not positive and finite there): about -1 for the algebraic creep
-    eps^(q/p)/(eta gamma^2 t) of q > 1 (stability.md 5), about 0 for a stall, large and
+    eps^(q/p)/(eta gamma^2 t) of q > 1 (docs/stability.md#findings), about 0 for a stall, large and
     negative for a geometric decay."""
     d = np.asarray(d, float)
     steps = np.asarray(steps, float)

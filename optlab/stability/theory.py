@@ -1,5 +1,5 @@
-"""Closed forms: Theorems 2 and 3 of seed 000, gradient descent, heavy ball; the exact
-stability boundary and the paper's condition (25)."""
+"""Closed forms: Theorems 2 and 3 of Zhang, Niwa, Kleijn (arXiv:2112.06125), gradient descent, heavy
+ball; the exact stability boundary and the paper's condition (25)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 # ---- closed forms ----------------------------------------------------------------------------
 def theorem2_eigenvalues(phi, b1, b2, mu) -> np.ndarray:
-    """Theorem 2 (seed 000, eqs. (22)-(24)): beta2 and the two roots of
+    """Theorem 2 (Zhang, Niwa, Kleijn, arXiv:2112.06125, eqs. (22)-(24)): beta2 and the two roots of
     lambda^2 - T lambda + D = 0, T = 1 - mu + b1 - phi (1 - b1), D = b1 (1 - mu), for each
     phi_i = eta gamma_i / delta."""
     phi = np.atleast_1d(np.asarray(phi, float))
