@@ -1,4 +1,4 @@
-"""Local stability of an optimizer's step map at a fixed point (stability.md).
+"""Local stability of an optimizer's step map at a fixed point (docs/stability.md).
 
 The optimizer is read as a dynamical system z_{t+1} = H(t, z_t) on the flattened
 floating-point leaves of (params, optimizer state); integer leaves (the step counter) are
@@ -13,7 +13,7 @@ One compiled program per (problem, optimizer, integer exponents) does, for every
 
 1. the fixed point: z0 = (x*, the optimizer's init state there, with ``state`` overrides);
    if H(z0) != z0 (weight decay with x* != 0, an eps added to an EMA, ...) a damped
-   Newton solve of H(z) = z with the pseudo-inverse of J - I (stability.md section 5);
+   Newton solve of H(z) = z with the pseudo-inverse of J - I (docs/stability.md#findings);
    the residual max|H(z*) - z*| is reported;
 2. the Jacobian by ``jax.jacfwd``;
 3. one-sided difference quotients for every coordinate on a ladder h = s_j 10^-k
@@ -21,7 +21,7 @@ One compiled program per (problem, optimizer, integer exponents) does, for every
    eps >= 1e-70, shallow enough that h**4 does not underflow), levels with
    h < 1e-9 max(|z*_i|, |z*_j|) dropped (rounding), second-moment coordinates (and any
    whose backward side is not finite) forward only, and the same along ``directions``
-   random feasible directions (stability.md section 7.1);
+   random feasible directions (docs/stability.md#jacobian);
 4. probes: the Hessian of f at the fixed point, coordinate directions along which z* is a
    whole family of fixed points, H at the simulation start z* + delta.
 

@@ -17,7 +17,7 @@ STATUSES = ("stable", "unstable", "undetermined", "non_differentiable")
 TRACES: Counter = Counter()  # optimizer id -> times an analysis program was traced
 _PROGRAMS: dict = {}  # cache_key -> jitted program (a repeated analysis does not recompile)
 
-# entry kinds (stability.md section 7.1)
+# entry kinds (docs/stability.md#jacobian)
 SMOOTH, AD_WRONG, KINK, SINGULAR, UNRESOLVED = 0, 1, 2, 3, 4
 KIND_NAMES = ("smooth", "ad-wrong", "kink", "singular", "unresolved")
 # convergence codes of one quotient sequence
