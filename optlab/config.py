@@ -57,6 +57,7 @@ class RunConfig(_FromDict):
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
+    protocol: str = ""  # how the hyperparameters were chosen ("" = untuned), on every figure
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class TrajectoryConfig(RunConfig):
     gif: bool = False
     resolution: int = 200  # mesh points per axis for the contour plot
     frames: int = 60  # animation frames (GIF)
+    loss_panel: bool = False  # f(x_t) - f* (or f) against t beside the paths
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from optlab.cli._options import (
     Values,
     shortcut_values,
 )
+from optlab.cli._tuned import Tuned
 from optlab.cli.run import build_config, report
 from optlab.config import TrajectoryConfig
 
@@ -48,6 +49,7 @@ def trajectory(
     q: Values = None,
     hp: HpList = None,
     steps: Steps = TrajectoryConfig.steps,
+    tuned: Tuned = None,
     log_every: Annotated[
         int | None, typer.Option(help="Record every N steps (default: steps / 500).")
     ] = None,
@@ -61,6 +63,9 @@ def trajectory(
     resolution: Annotated[
         int, typer.Option(help="Mesh points per axis.")
     ] = TrajectoryConfig.resolution,
+    loss_panel: Annotated[
+        bool, typer.Option("--loss-panel", help="Draw f(x_t) - f* against t beside the paths.")
+    ] = TrajectoryConfig.loss_panel,
     out_dir: Out = TrajectoryConfig.out,
     overwrite: Overwrite = TrajectoryConfig.overwrite,
     dtype: Dtype = TrajectoryConfig.dtype,
@@ -72,16 +77,20 @@ def trajectory(
         shortcut_values(lr, b1, b2, eps, mu, p, q),
         hp,
         None,
+        tuned,
         steps=steps,
-        log_every=log_every or max(1, steps // 500),
+        log_every=log_every,
         seeds=seeds,
         out=out_dir,
         overwrite=overwrite,
         dtype=dtype,
         record_x=True,
     )
+    every = log_every or max(1, base.steps // 500)  # of the tuned horizon with --tuned
     config = TrajectoryConfig(
-        **{**base.to_dict(), "gif": gif, "frames": frames, "resolution": resolution}
+        **{**base.to_dict(), "log_every": every, "gif": gif, "frames": frames},
+        resolution=resolution,
+        loss_panel=loss_panel,
     )
     from optlab import api
 
