@@ -148,15 +148,18 @@ def test_no_seed_numbers_in_the_packages():
     ],
 )
 def test_what_optlab_prints_names_no_seed_numbers_and_no_missing_documents(args):
-    """Wide terminal so no table cell folds a phrase over two lines."""
+    """The tables may fold a cell over two lines (the console width is fixed when the console
+    is created), so documents are resolved in the unfolded outputs (JSON, BibTeX, messages);
+    the JSON listings carry every field the tables show."""
     res = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
     text = res.output
     if args[0] == "list":
         assert res.exit_code == 0, text
         if "--json" in args:
-            json.loads(res.stdout)  # the JSON is whole, so nothing was folded
+            json.loads(res.stdout)  # whole, so nothing was folded
     else:
         assert res.exit_code == 2 and "aida_pq" in text and "aida_k" in text, text
     assert not SEED_NUMBER.search(text), SEED_NUMBER.search(text).group(0)
-    for m in MD_REF.finditer(text):
-        assert resolve(ROOT / "optlab" / "cli.py", m.group(1)) is not None, m.group(0)
+    if "--json" in args or "--cite" in args or args[0] == "run":
+        for m in MD_REF.finditer(text):
+            assert resolve(ROOT / "optlab" / "cli.py", m.group(1)) is not None, m.group(0)
