@@ -198,6 +198,11 @@ def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | Non
 
 
 def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
+    with registry.with_plugins(config.plugins):
+        return _run_in_scope(config, progress, command=command, two_d=two_d)
+
+
+def _run_in_scope(config, progress, *, command: str, two_d: bool) -> RunResult:
     t_start = time.perf_counter()
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
@@ -384,6 +389,7 @@ def _manifest(config, problem, plans, log_every, seeds, wall, compile_s) -> dict
         "seeds": [int(s) for s in seeds],
         "root_seed": config.root_seed,
         "dtype": config.dtype,
+        "plugins": registry.plugin_sources(),
         **environment(),
         "wall_s": round(wall, 3),
         "compile_s": round(compile_s, 3),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optlab import api
+from optlab import api, registry
 from optlab import stability as st
 from optlab._jax import jax, jnp
 from optlab.config import StabilityConfig
@@ -365,6 +365,11 @@ def stability(
     config: StabilityConfig, progress: Callable[[float], None] | None = None
 ) -> StabilityResult:
     """Analyse, classify, compare with the closed forms, simulate when asked, write files."""
+    with registry.with_plugins(config.plugins):
+        return _stability_in_scope(config, progress)
+
+
+def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
     t_start = time.perf_counter()
     _check_config(config)
     problem = api.resolve_problem(config.problem, config.problem_options)
@@ -517,6 +522,7 @@ def _manifest(
             else None
         ),
         "summary": summary,
+        "plugins": registry.plugin_sources(),
         **api.environment(),
         "wall_s": round(wall, 3),
         "compile_s": round(compile_s, 3),

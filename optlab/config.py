@@ -31,6 +31,7 @@ class RunConfig:
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
+    plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +72,7 @@ class StabilityConfig:
     out: str | None = None  # None: runs/stability-<problem>-<timestamp>
     overwrite: bool = False
     command: str = ""
+    plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,6 +5,10 @@ numeric hyperparameters and structural options as keyword arguments and returns 
 transformation whose ``update(grads, state, params)`` yields ``new_params - params``.
 ``params`` is required (the step maps parameters to parameters). Numeric arguments may be
 arrays, so ``optax.inject_hyperparams`` works.
+
+Plug-in optimizers get the same view: ``optlab.optax.<id>`` resolves ids in the plug-in
+scope (``with optlab.with_plugins(["lion.py"]): optlab.optax.lion(...)``), and
+``from_entry(entry)`` builds the factory from an ``OptimizerEntry`` directly.
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ from optlab._jax import jax
 
 
 def transformation(name: str, **kwargs):
+    from optlab import registry
+
+    return entry_transformation(registry.optimizer_entry(name), **kwargs)
+
+
+def entry_transformation(entry, **kwargs):
+    """The ``optax.GradientTransformation`` of an ``OptimizerEntry`` (built-in or plug-in)."""
     import optax
 
     from optlab import registry
 
-    entry = registry.optimizer_entry(name)
+    name = entry.id
     options = registry.static_options(entry)
     static = {k: v for k, v in kwargs.items() if k in options}
     opt = entry.make(**static)
@@ -45,17 +56,23 @@ def transformation(name: str, **kwargs):
 
 
 def _factory(name: str):
+    from optlab import registry
+
+    return from_entry(registry.optimizer_entry(name))
+
+
+def from_entry(entry):
     """A function with the optimizer's keyword arguments in its signature (so
-    ``optax.inject_hyperparams`` can see them)."""
+    ``optax.inject_hyperparams`` can see them) that builds its transformation."""
     import inspect
 
     from optlab import registry
 
-    entry = registry.optimizer_entry(name)
+    name = entry.id
     defaults = {**entry.make().hyper._asdict(), **registry.static_options(entry)}
 
     def factory(**kwargs):
-        return transformation(name, **kwargs)
+        return entry_transformation(entry, **kwargs)
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"optax view of optlab's {name}: {entry.summary}"
@@ -69,14 +86,14 @@ def _factory(name: str):
 
 
 def __getattr__(name: str):
-    from optlab.optimizers import entries
+    from optlab import registry
 
-    if name in entries():
+    if name in registry.optimizer_table():
         return _factory(name)
     raise AttributeError(name)
 
 
 def __dir__():
-    from optlab.optimizers import entries
+    from optlab import registry
 
-    return sorted(list(entries()) + ["transformation"])
+    return sorted(list(registry.optimizer_table()) + ["transformation", "from_entry"])

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from optlab.cli._console import guarded, out, print_json
 from optlab.cli._options import Json
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.errors import UsageError
 
 HELP = """List optimizers (reference, defaults, eps placement, decay) or problems (n, x0, f*).
@@ -31,7 +32,15 @@ def list_(
         bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")
     ] = False,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
+    from optlab import registry
+
+    with registry.with_plugins(plugin_paths(plugin)):
+        _list(what, names, cite, json_out)
+
+
+def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> None:
     from optlab import api
 
     if what in ("optimizers", "optimizer", "opt"):

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values, hyper_values
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import RunConfig
 
 HELP = """Run optimizers on a problem; comma lists make a grid that runs as one compiled program.
@@ -186,6 +187,7 @@ def run(
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
@@ -203,6 +205,7 @@ def run(
         dtype=dtype,
         schedule=schedule,
         diagnostics=diagnostics,
+        plugins=plugin_paths(plugin),
     )
     from optlab import api  # JAX is imported here, not at `optlab --help`
 

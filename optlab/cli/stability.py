@@ -15,6 +15,7 @@ from rich.table import Table
 
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_values
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.labels import parse_number
@@ -228,6 +229,7 @@ def stability(
     out_dir: Out = None,
     overwrite: Overwrite = False,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
@@ -243,6 +245,7 @@ def stability(
         delta=delta,
         out=out_dir,
         overwrite=overwrite,
+        plugins=plugin_paths(plugin),
     )
     from optlab import api_stability  # JAX is imported here, not at `optlab --help`
 

@@ -9,6 +9,7 @@ import typer
 
 from optlab.cli._console import err, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.cli.run import build_config, summary_table
 from optlab.config import TrajectoryConfig
 
@@ -46,6 +47,7 @@ def trajectory(
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     base = build_config(
         problem,
@@ -60,6 +62,7 @@ def trajectory(
         overwrite=overwrite,
         dtype=dtype,
         record_x=True,
+        plugins=plugin_paths(plugin),
     )
     config = TrajectoryConfig(
         **{**base.to_dict(), "gif": gif, "frames": frames, "resolution": resolution}
