@@ -236,36 +236,37 @@ def _signature(tree) -> dict:
 
 
 def _abstract_steps(lab: Lab, dtype, n: int = 2):
-    """Shapes and dtypes of (params, state) after 0..n steps, by abstract evaluation
-    (``jax.eval_shape``: nothing is compiled)."""
+    """Shapes and dtypes of (params, state) at step 0, 1, .., n, by abstract evaluation
+    (``jax.eval_shape``: nothing is compiled). A generator: a step that fails on what the
+    previous one returned is only reached after that one was looked at."""
     opt = lab.opt
     x = tree_as(TREE_X0, dtype)
     h = lab.hyper(dtype)
     g = jax.grad(quadratic(TREE_GAMMA))(x)
     state = jax.eval_shape(opt.init, x, h)
-    out = [(x, state)]
+    yield x, state
     for _ in range(n):
         x_new, state = jax.eval_shape(opt.step, x, g, state, h)
-        out.append((x_new, state))
-    return out
+        yield x_new, state
 
 
 def check_state(lab: Lab) -> str:
     for dtype in (jnp.float64, jnp.float32):
         steps = _abstract_steps(lab, dtype)
-        first = steps[0][1]
+        first = next(steps)[1]
         struct0 = jax.tree_util.tree_structure(first)
-        for t, (_, state) in enumerate(steps[1:], start=1):
+        before = _signature(first)
+        for t, (_, state) in enumerate(steps, start=1):
             if jax.tree_util.tree_structure(state) != struct0:
                 raise Failed(f"the state's structure changes at step {t}")
-            before, after = _signature(first), _signature(state)
+            after = _signature(state)
             for name, sig in before.items():
                 if after[name] != sig:
                     raise Failed(
                         f"state{name}: {sig[1]}{list(sig[0])} -> {after[name][1]}"
                         f"{list(after[name][0])} at step {t} ({np.dtype(dtype).name} params)"
                     )
-    return f"{len(_signature(first))} leaves, float64 and float32"
+    return f"{len(before)} leaves, float64 and float32"
 
 
 def check_compiles_once(lab: Lab) -> str:
@@ -311,7 +312,9 @@ def check_pytree(lab: Lab) -> str:
 
 
 def check_float32(lab: Lab) -> str:
-    for t, (x, state) in enumerate(_abstract_steps(lab, jnp.float32)[1:], start=1):
+    steps = _abstract_steps(lab, jnp.float32)
+    next(steps)
+    for t, (x, state) in enumerate(steps, start=1):
         for name, (_, dtype) in _signature(x).items():
             if dtype != "float32":
                 raise Failed(f"parameter {name} becomes {dtype} at step {t}")
