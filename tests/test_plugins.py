@@ -158,6 +158,17 @@ BAD = {
         "state role 'sometimes' of 'm'",
     ),
     "bad_id": (GOOD.replace('id="lion"', 'id="li on"'), "optimizer id 'li on' must be a name"),
+    "bad_problem": (
+        "from problems import ProblemEntry\n"
+        "ENTRIES = [ProblemEntry(id='p', make=lambda: 3, summary='s')]\n",
+        "problem 'p': make\\(\\) returned int, not Problem",
+    ),
+    "problem_alias": (
+        ROTATED.read_text().replace(
+            'tags=frozenset({"convex", "quadratic"}),\n    )', 'aliases=("tridia",),\n    )'
+        ),
+        "problem name 'tridia' is taken by a built-in",
+    ),
 }
 
 
@@ -249,7 +260,9 @@ def test_renamed_adam_copy_runs_like_adam(tmp_path):
     pd.testing.assert_frame_equal(a[numbers], b[numbers])
 
 
-@pytest.mark.xfail(strict=True, reason="stability still reads state fields by name (records branch)")
+@pytest.mark.xfail(
+    strict=True, reason="stability still reads state fields by name (records branch)"
+)
 def test_renamed_adam_copy_has_adams_stability(tmp_path):
     copy = adam_copy(tmp_path)
     # eps = 1: Adam's fixed point (v* = 0) has a boundary inside the grid (lr = 0.6, 3.8)
