@@ -95,7 +95,8 @@ def import_file(path: Path):
     except Exception as err:  # noqa: BLE001 - any failure of user code is one line
         line = _error_line(path, err)
         where = f", line {line}" if line else ""
-        what = err.msg if isinstance(err, SyntaxError) else str(err)
+        text = (err.msg if isinstance(err, SyntaxError) else str(err)).strip().splitlines()
+        what = text[0] if text else ""
         raise UsageError(f"plugin {path}{where}: {type(err).__name__}: {what}") from None
     finally:
         if previous is None:
