@@ -6,7 +6,7 @@ validates every value before anything is computed or written (:class:`UsageError
 compiled analysis program per group of points (integer exponents baked in; translation-
 equivariant points analysed in local coordinates), classifies every point
 (:func:`optlab.stability.verdicts`), sets the closed forms beside it
-(:func:`optlab.stability.theory`), simulates the full bias-corrected iteration with the
+(the optimizer's own ``linearisation``), simulates the full bias-corrected iteration with the
 runner when asked, and writes ``stability.csv``, ``eigenvalues.csv``, ``boundary.csv``,
 the figures and ``manifest.json``.
 """
@@ -83,7 +83,7 @@ def _minimiser(problem, index: int) -> np.ndarray:
 
 
 def _check_state(plan, problem, x_star, state: dict) -> st.Layout:
-    layout = st.layout_of(problem, plan.opt, x_star)
+    layout = st.layout_of(problem, plan.opt, x_star, state_roles=_roles(plan))
     names = [n for n in layout.names if n != "x"]
     for name in state:
         if name not in names:
@@ -108,7 +108,9 @@ def _groups(plan, problem, x_star, state, fixed_groups):
             out.append((fixed, False, idx))
             continue
         hyper = plan.grid.batch(type(plan.opt.hyper), idx)
-        gaps = st.equivariance_gaps(problem, plan.opt, x_star, hyper, fixed, state)
+        gaps = st.equivariance_gaps(
+            problem, plan.opt, x_star, hyper, fixed, state, state_roles=_roles(plan)
+        )
         eq = [i for i, g in zip(idx, gaps, strict=True) if g <= 1e-12]
         neq = [i for i, g in zip(idx, gaps, strict=True) if not g <= 1e-12]
         out += [(fixed, True, eq)] if eq else []
@@ -134,11 +136,12 @@ def _analyse(plan, problem, x_star, config, progress):
             state_overrides=state,
             delta=config.delta,
             translate=translate,
+            state_roles=_roles(plan),
         )
         layout = analyzer.layout()
         hyper = plan.grid.batch(type(plan.opt.hyper), idx)
         res = analyzer.run(hyper)
-        notes = _notes(plan)
+        notes = "; ".join(n for n in (_notes(plan), *layout.notes) if n)
         verdicts = st.verdicts(res, layout, tol=config.tol, notes=notes)
         for j, i in enumerate(idx):
             one = {k: v[j] for k, v in res.items()}
@@ -261,7 +264,31 @@ def _refine_simulation(plan, problem, x_star, config, sims, log_every):
 
 
 def _notes(plan) -> str:
-    return st.FIXED_POINT_NOTES.get(plan.entry.id, "")
+    return plan.entry.fixed_point_note
+
+
+def _roles(plan) -> tuple:
+    """The optimizer's state roles as sorted (field, role) pairs (hashable: part of the
+    analysis program's cache key)."""
+    return tuple(sorted(plan.entry.state_roles.items()))
+
+
+def _complete_roles(plan, problem, x_star):
+    """For an optimizer that declares no state roles at all, the plan with roles inferred
+    from what its step does near (x*, init state) (:func:`optlab.stability.infer_roles`);
+    what was inferred joins the entry's fixed-point note, so it is printed beside every
+    verdict. An entry that declares roles is taken at its word (an undeclared field is
+    ordinary dynamics)."""
+    if plan.entry.state_roles:
+        return plan
+    point = dict(zip(plan.grid.names, plan.grid.points[0], strict=True))
+    hyper = type(plan.opt.hyper)(**{k: float(v) for k, v in point.items()})
+    roles, notes = st.infer_roles(problem, plan.opt, x_star, hyper, plan.entry.state_roles)
+    if not notes:
+        return plan
+    note = "; ".join(n for n in (plan.entry.fixed_point_note, *notes) if n)
+    entry = dataclasses.replace(plan.entry, state_roles=dict(roles), fixed_point_note=note)
+    return dataclasses.replace(plan, entry=entry)
 
 
 def _point_notes(hp: dict, translate: bool, res: dict) -> list[str]:
@@ -282,12 +309,15 @@ def _point_notes(hp: dict, translate: bool, res: dict) -> list[str]:
     return notes
 
 
-def _theory(plan, hp, res, verdict, tol) -> st.Theory | None:
+def _theory(plan, hp, res, verdict, tol) -> st.ClosedForm | None:
+    """The optimizer's closed-form linearisation at this point, when its entry declares one:
+    Hessian eigenvalues at x*, and whether z* = (x*, init state) is already the fixed point."""
+    if plan.entry.linearisation is None:
+        return None
     hess = np.asarray(res["hessian"], dtype=float)
     gam = np.linalg.eigvalsh(0.5 * (hess + hess.T)) if hess.size else np.zeros(0)
-    at_lemma1 = float(res["residual0"]) == 0.0
-    th = st.theory(plan.entry.id, dict(plan.opt.static), hp, gam, at_lemma1)
-    return th
+    at_zero_state = float(res["residual0"]) == 0.0
+    return plan.entry.linearisation(dict(plan.opt.static), hp, gam, at_zero_state)
 
 
 def _simulate(plan, problem, x_star, config, results, progress):
@@ -378,6 +408,7 @@ def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
     plan = api.plan_optimizer(config.optimizer, shared)
     if len(plan.grid) > MAX_POINTS:
         raise UsageError(f"the grid has {len(plan.grid)} points; at most {MAX_POINTS} are allowed")
+    plan = _complete_roles(plan, problem, x_star)
     state = dict(config.state)
     _check_state(plan, problem, x_star, state)
     out_dir = Path(config.out) if config.out else outputs.default_out_dir("stability", problem.name)
@@ -492,7 +523,8 @@ def _manifest(
             "grid_points": len(plan.grid),
             "varied": list(plan.grid.varied),
             "programs": n_programs,
-            "fixed_point_note": st.FIXED_POINT_NOTES.get(plan.entry.id, ""),
+            "fixed_point_note": plan.entry.fixed_point_note,
+            "state_roles": dict(plan.entry.state_roles),
         },
         "z": {
             "coordinates": layout.coordinate_names() if layout else [],

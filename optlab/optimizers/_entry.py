@@ -9,7 +9,8 @@ from typing import Literal
 from optlab.types import Optimizer
 
 # What the analysis needs to know about a field of an optimizer's State (by field name;
-# a field not named is ordinary dynamics):
+# a field not named is ordinary dynamics; an entry that names none at all has its roles
+# inferred from what its step does, see optlab.stability.infer_roles):
 #   "counter"      the integer step count (held fixed, never differentiated)
 #   "nonnegative"  must stay >= 0 (second moments): one-sided difference quotients only
 #   "running_max"  a running maximum (non-negative, piecewise: ties at the fixed point)
@@ -43,7 +44,7 @@ class OptimizerEntry:
     make: Callable[..., Optimizer]  # static (structural) options as keyword arguments
     summary: str  # one line
     paper: str  # short citation with algorithm / equation number
-    eps: str  # where eps goes (optimizers.md section 1.2 catalogue)
+    eps: str  # where eps goes (inside or outside the root, in the EMA, ...)
     decay: str  # weight-decay modes offered
     bibtex: str = ""
     bounds: Mapping[str, Bound] = field(default_factory=dict)  # adds to / overrides COMMON

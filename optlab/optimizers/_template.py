@@ -42,4 +42,8 @@ def make() -> Optimizer:  # structural options are keyword arguments here
 
 # No ENTRY: files starting with "_" are not registered. A real file defines
 # ENTRY = OptimizerEntry(id=..., make=make, summary=..., paper=REFERENCE, eps=..., decay=...,
-#                        bibtex=..., bounds=..., static_choices=...)
+#                        bibtex=..., bounds=..., static_choices=...,
+#                        state_roles={"count": "counter", "v": "nonnegative"},
+#                        fixed_point_note=..., symbols={"learning_rate": "η"},
+#                        linearisation=...)  # optional: fn(static, hyper, curvatures,
+#                        # at_zero_state) -> optlab.linear.ClosedForm | None

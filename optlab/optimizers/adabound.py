@@ -137,6 +137,24 @@ ENTRY = OptimizerEntry(
     bounds={"final_lr": (0.0, None, "[]"), "gamma": (0.0, None, "[]")},
     static_choices={"amsbound": (False, True)},
     diagnostics=diagnostics,
+    state_roles={
+        "count": "counter",
+        "v": "nonnegative",
+        "v_max": "running_max",
+        "base_lr": "constant",
+    },
+    fixed_point_note=(
+        "clipped step size: piecewise map; base_lr (a constant carried in the state) is held "
+        "fixed, not part of z"
+    ),
+    symbols={
+        "learning_rate": "α",
+        "b1": "β1",
+        "b2": "β2",
+        "eps": "ε",
+        "final_lr": "α*",
+        "gamma": "γ",
+    },
     bibtex="""@inproceedings{luo2019adabound,
   title     = {Adaptive Gradient Methods with Dynamic Bound of Learning Rate},
   author    = {Luo, Liangchen and Xiong, Yuanhao and Liu, Yan and Sun, Xu},

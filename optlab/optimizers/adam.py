@@ -20,9 +20,13 @@ Defaults: lr = 1e-3, (b1, b2) = (0.9, 0.999), eps = 1e-8. No departures in E1.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
+import numpy as np
+
 from optlab._jax import jnp
+from optlab.linear import ClosedForm, theorem2
 from optlab.optimizers._common import (
     bias_corrections,
     init_count,
@@ -122,6 +126,32 @@ def make(eps_mode: str = "E1", bias_correction: bool = True) -> Optimizer:
     return Optimizer("adam", init, step, Hyper(), static, REFERENCE)
 
 
+def theorem2_form(static, hyper, curvatures, mu, mu_text) -> ClosedForm | None:
+    """Adam as the q = 1, p = 2 case of Theorem 2 of Zhang, Niwa, Kleijn (arXiv:2112.06125)
+    at z* = (x*, 0, 0), on curvatures gamma_i + l2, with decay mu (0 for Adam,
+    lr * weight_decay for AdamW) and phi denominator delta = eps (E1, E4: eps outside the
+    root) or sqrt(eps) (E2, E3: inside). None for E5 (eps in the EMA moves the fixed point
+    off v = 0) and for eps <= 0 (0/0 at z*)."""
+    mode = static.get("eps_mode", "E1")
+    eps = hyper["eps"]
+    if mode == "E5" or eps <= 0:
+        return None
+    delta = eps if mode in ("E1", "E4") else math.sqrt(eps)
+    lam = np.asarray(curvatures, float) + hyper.get("l2", 0.0)
+    name = (
+        f"Theorem 2 with mu = {mu_text} "
+        f"({mode}: delta = {'eps' if mode in ('E1', 'E4') else 'sqrt(eps)'})"
+    )
+    return theorem2(hyper["learning_rate"], lam, delta, hyper["b1"], hyper["b2"], mu, name)
+
+
+def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm | None:
+    """Theorem 2 with mu = 0 (see :func:`theorem2_form`), at z* = (x*, 0, 0) only."""
+    if not at_zero_state:
+        return None
+    return theorem2_form(static, hyper, curvatures, 0.0, "0")
+
+
 ENTRY = OptimizerEntry(
     id="adam",
     make=make,
@@ -131,6 +161,9 @@ ENTRY = OptimizerEntry(
     decay="l2: coupled (g + l2 x)",
     static_choices={"eps_mode": EPS_MODES, "bias_correction": (True, False)},
     diagnostics=diagnostics,
+    linearisation=linearisation,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "α", "b1": "β1", "b2": "β2", "eps": "ε"},
     bibtex="""@inproceedings{kingma2015adam,
   title     = {Adam: A Method for Stochastic Optimization},
   author    = {Kingma, Diederik P. and Ba, Jimmy},

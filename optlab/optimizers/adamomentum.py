@@ -109,6 +109,8 @@ ENTRY = OptimizerEntry(
     eps="E5: eps added to the v-EMA every step, no eps outside the root",
     decay="l2: coupled; weight_decay: decoupled, scaled by lr; mu: decoupled, un-scaled",
     diagnostics=diagnostics,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "α", "b1": "β1", "b2": "β2", "eps": "ε"},
     bibtex="""@article{wang2021adamomentum,
   title   = {Adapting Stepsizes by Momentumized Gradients Improves Optimization and
              Generalization},

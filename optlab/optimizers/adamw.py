@@ -18,9 +18,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from optlab.linear import ClosedForm
 from optlab.optimizers._common import init_count, step_from, zeros_like_tree
 from optlab.optimizers._entry import OptimizerEntry
-from optlab.optimizers.adam import EPS_MODES, State, adam_moments, check_eps_mode, diagnostics
+from optlab.optimizers.adam import (
+    EPS_MODES,
+    State,
+    adam_moments,
+    check_eps_mode,
+    diagnostics,
+    theorem2_form,
+)
 from optlab.types import Optimizer
 
 REFERENCE = "Loshchilov & Hutter (2019), Decoupled Weight Decay Regularization, Alg. 2"
@@ -50,6 +58,15 @@ def make(eps_mode: str = "E1") -> Optimizer:
     return Optimizer("adamw", init, step, Hyper(), static, REFERENCE)
 
 
+def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm | None:
+    """Theorem 2 with the decoupled decay mu = lr * weight_decay (Adam's
+    :func:`~optlab.optimizers.adam.theorem2_form`), at z* = (x*, 0, 0) only."""
+    if not at_zero_state:
+        return None
+    mu = hyper["learning_rate"] * hyper.get("weight_decay", 0.0)
+    return theorem2_form(static, hyper, curvatures, mu, "lr*weight_decay")
+
+
 ENTRY = OptimizerEntry(
     id="adamw",
     make=make,
@@ -59,6 +76,9 @@ ENTRY = OptimizerEntry(
     decay="weight_decay: decoupled, scaled by lr",
     static_choices={"eps_mode": EPS_MODES},
     diagnostics=diagnostics,
+    linearisation=linearisation,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "α", "b1": "β1", "b2": "β2", "eps": "ε", "weight_decay": "λ"},
     bibtex="""@inproceedings{loshchilov2019decoupled,
   title     = {Decoupled Weight Decay Regularization},
   author    = {Loshchilov, Ilya and Hutter, Frank},

@@ -1,24 +1,22 @@
-"""Aida-K: AdaBelief on the K-fold mutually projected pair (m, g), per layer (seed 003, Alg. 3).
+"""Aida-K: AdaBelief on the K-fold mutually projected pair (m, g), per layer.
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
-of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 3 and eqs. (12)-(14); official code
+of Deep Neural Networks", arXiv:2203.13273 v2, Algorithm 3 and eqs. (12)-(14); official code
 guoqiang-zhang-x/Aida-Optimizer ``Aida.py``. Not Aida(p, q) of arXiv:2112.06125 (id
 ``aida_pq``), which shares the name and the authors.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.5). For each layer l, with
-m^(0) = m_l,t and g^(0) = g_l,t, for k = 1..K (both from the (k-1) pair)::
+Update, t = 1, 2, ... (Alg. 3 as rebuilt from eqs. (12)-(14); l = 1..L the layers)::
 
-    a_k   = <m^(k-1), g^(k-1)>_l
-    m^(k) = a_k / (|g^(k-1)|_l^2 + xi) g^(k-1)        (m projected onto g)
-    g^(k) = a_k / (|m^(k-1)|_l^2 + xi) m^(k-1)        (g projected onto m)
+    4:     g_t = grad f(x_{t-1})                (+ l2 x_{t-1}: coupled decay)
+    5:     m_t = b1 m_{t-1} + (1 - b1) g_t
+    6-10:  per layer, m^(0) = m_l,t, g^(0) = g_l,t, and for k = 1..K (both from the k-1 pair)
+               m^(k) = <m^(k-1), g^(k-1)> / (|g^(k-1)|^2 + xi) g^(k-1)      (eq. 12)
+               g^(k) = <m^(k-1), g^(k-1)> / (|m^(k-1)|^2 + xi) m^(k-1)      (eq. 13)
+    11:    v_l,t = b2 v_l,t-1 + (1 - b2) (m^(K) - g^(K))^2 + eps            (eq. 14, per coordinate)
+    13:    m~_t = m_t / (1 - b1^t),   v~_t = v_t / (1 - b2^t)
+    15:    x_t = x_{t-1} - lr m~_t / sqrt(v~_t)                       (times (1 - lr weight_decay))
 
-and then, per coordinate::
-
-    g_t = grad f(x_{t-1}) + l2 x_{t-1};   m_t = b1 m_{t-1} + (1 - b1) g_t
-    v_t = b2 v_{t-1} + (1 - b2) (m^(K) - g^(K))^2 + eps                   (E5)
-    x_t = (1 - lr weight_decay) x_{t-1} - lr (m_t / (1 - b1^t)) / sqrt(v_t / (1 - b2^t))
-
-Symbols -> hyperparameters: eta -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
+Symbols -> hyperparameters: eta_t -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
 epsilon -> ``eps``, xi -> ``xi``, L2 penalty -> ``l2`` (the official code's only decay),
 decoupled decay -> ``weight_decay`` (optlab addition). Static: ``k`` = K (int >= 0,
 default 2; K = 0 is AdaBelief without outer eps) and ``layers`` in {"leaf" (default), "coord",
@@ -37,7 +35,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from optlab._jax import jnp
 from optlab.optimizers import _layerwise as lw
+from optlab.optimizers._common import (
+    bias_corrections,
+    init_count,
+    l2_coupled,
+    safe_div,
+    step_from,
+    tree_map,
+    zeros_like_tree,
+)
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
@@ -61,25 +69,43 @@ class State(NamedTuple):
 
 
 def make(k: int = 2, layers: str = "leaf") -> Optimizer:
-    return lw.build(
-        "aida_k",
-        kind="elem",
-        statistic=lw.stat_aida,
-        state_cls=State,
-        hyper=Hyper(),
-        static={"k": lw.check_k(k), "layers": layers},
-        reference=REFERENCE,
-    )
+    k = lw.check_k(k)
+    spec = lw.check_layers(layers)
+
+    def init(params, hyper):
+        del hyper
+        lw.check_leaves(params, spec)
+        return State(init_count(), zeros_like_tree(params), zeros_like_tree(params))
+
+    def step(params, grads, state, h):
+        g = l2_coupled(grads, params, h.l2)  # line 4
+        t = state.count + 1
+        m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, g)  # line 5
+
+        def second_moment(v, m, g):  # lines 6-11: K projections per layer, then eq. (14)
+            r = lw.aida_residual(m, g, spec, k, h.xi)
+            return lw.ema_e5(v, r * r, h.b2, h.eps)
+
+        v = tree_map(second_moment, state.v, m, g)
+        bc1, bc2 = bias_corrections(t, h.b1, h.b2)  # line 13
+        d = tree_map(lambda m, v: safe_div(m / bc1, jnp.sqrt(v / bc2)), m, v)  # line 15
+        new = step_from(params, d, h.learning_rate, weight_decay=h.weight_decay)
+        return new, State(t, m, v)
+
+    return Optimizer("aida_k", init, step, Hyper(), {"k": k, "layers": layers}, REFERENCE)
 
 
 ENTRY = OptimizerEntry(
     id="aida_k",
     make=make,
-    summary="Aida-K: AdaBelief on K layerwise mutual projections of (m, g) (seed 003; not aida_pq)",
+    summary="Aida-K: AdaBelief on K layerwise mutual projections of (m, g) "
+    "(Zhang et al., arXiv:2203.13273; not aida_pq)",
     paper=REFERENCE,
     eps="E5: eps added to the v-EMA every step; m~/sqrt(v~), no outer eps; xi guards projections",
     decay=lw.DECAY,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={**lw.SYMBOLS, "xi": "ξ"},
     bibtex=lw.BIBTEX,
     bounds={"xi": (0.0, None)},
-    diagnostics=lw.make_diagnostics("elem"),
+    diagnostics=lw.elementwise_diagnostics,
 )

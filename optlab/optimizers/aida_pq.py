@@ -35,7 +35,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from optlab._jax import jnp
+from optlab.linear import ClosedForm, theorem2
 from optlab.optimizers._common import (
     bias_corrections,
     init_count,
@@ -120,6 +123,28 @@ def diagnostics(grads, state, h, static):
     return {"step_size": step, "denominator": den}
 
 
+def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm | None:
+    """Theorems 2 and 3 of the paper at z* = (x*, m = 0, r = 0) (they assume that fixed
+    point: None elsewhere). q > 1 (Theorem 3): the eigenvalues b1, b2 and 1 - mu, each once
+    per coordinate. q = 1 (Theorem 2, eqs. (22)-(24)): b2 and the roots of
+    lambda^2 - T lambda + D = 0 with phi_i = lr gamma_i / delta, delta = eps^(1/p) (form a)
+    or eps (form b); None for eps <= 0 (the update is 0/0 at z*)."""
+    if not at_zero_state:
+        return None
+    gam = np.asarray(curvatures, float)
+    lr, p, q, eps, mu = (hyper[k] for k in ("learning_rate", "p", "q", "eps", "mu"))
+    b1, b2 = hyper["b1"], hyper["b2"]
+    if q > 1:
+        n = gam.size
+        eigs = np.concatenate([np.full(n, b1), np.full(n, b2), np.full(n, 1 - mu)])
+        return ClosedForm("Theorem 3: {b1, b2, 1 - mu}", eigs.astype(complex))
+    if eps <= 0:
+        return None
+    delta = eps ** (1 / p) if static.get("form", "a") == "a" else eps
+    note = "p = 1: reduced (m, x) block and r self-term" if p == 1 else ""
+    return theorem2(lr, gam, delta, b1, b2, mu, "Theorem 2 (q = 1)", note)
+
+
 ENTRY = OptimizerEntry(
     id="aida_pq",
     make=make,
@@ -131,6 +156,17 @@ ENTRY = OptimizerEntry(
     integer_hypers=("p", "q"),
     static_choices={"form": ("a", "b")},
     diagnostics=diagnostics,
+    linearisation=linearisation,
+    state_roles={"count": "counter", "r": "nonnegative"},
+    symbols={
+        "learning_rate": "η",
+        "b1": "β1",
+        "b2": "β2",
+        "eps": "ε",
+        "p": "p",
+        "q": "q",
+        "mu": "μ",
+    },
     bibtex="""@article{zhang2021aida,
   title   = {Extending {AdamW} by Leveraging Its Second Moment and Magnitude},
   author  = {Zhang, Guoqiang and Niwa, Kenta and Kleijn, W. Bastiaan},

@@ -122,6 +122,13 @@ ENTRY = OptimizerEntry(
     decay="l2: coupled (torch weight_decay); weight_decay: decoupled, scaled by lr",
     static_choices={"amsgrad_variant": VARIANTS},
     diagnostics=diagnostics,
+    state_roles={"count": "counter", "v": "nonnegative", "v_max": "running_max"},
+    fixed_point_note=(
+        "running max v_max: a continuum of fixed points (any v_max* >= 0); at v_max* = 0 (the "
+        "init state) the max sits at a tie and the map is not differentiable; analyse a point "
+        "of the family with --state v_max=VALUE"
+    ),
+    symbols={"learning_rate": "α", "b1": "β1", "b2": "β2", "eps": "ε"},
     bibtex="""@inproceedings{reddi2018convergence,
   title     = {On the Convergence of {Adam} and Beyond},
   author    = {Reddi, Sashank J. and Kale, Satyen and Kumar, Sanjiv},

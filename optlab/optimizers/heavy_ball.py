@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
+from optlab.linear import ClosedForm, quadratic_roots
 from optlab.optimizers._common import (
     init_count,
     l2_coupled,
@@ -62,6 +65,28 @@ def make(dampening: bool = False, nesterov: bool = False) -> Optimizer:
     return Optimizer("heavy_ball", init, step, Hyper(), static, REFERENCE)
 
 
+def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm:
+    """Per curvature lambda_i = gamma_i + l2 ((1 - b) lambda_i with dampening) the 2x2 block
+    of (m, x): the roots of lambda^2 - T lambda + D = 0 with T = 1 + b - lr lambda_i,
+    D = b (heavy ball) or T = 1 + b - lr lambda_i (1 + b), D = b (1 - lr lambda_i)
+    (Nesterov). Stable for lr < 2 (1 + b) / lambda_max, resp. 2 (1 + b) / ((1 + 2 b)
+    lambda_max) (Polyak 1964; the boundary is where a root reaches -1)."""
+    del at_zero_state
+    lr, b = hyper["learning_rate"], hyper["momentum"]
+    lam = np.asarray(curvatures, float) + hyper.get("l2", 0.0)
+    if static.get("dampening"):
+        lam = (1 - b) * lam
+    if static.get("nesterov"):
+        T, D = 1 + b - lr * lam * (1 + b), b * (1 - lr * lam)
+        name = "Nesterov: lambda^2 - (1 + b - lr g (1 + b)) lambda + b (1 - lr g) = 0"
+        eta_c = 2 * (1 + b) / ((1 + 2 * b) * float(np.max(lam)))
+    else:
+        T, D = 1 + b - lr * lam, b * np.ones_like(lam)
+        name = "heavy ball: companion matrix [[b, g], [-lr b, 1 - lr g]] per gamma"
+        eta_c = 2 * (1 + b) / float(np.max(lam))
+    return ClosedForm(name, quadratic_roots(T, D), eta_c=eta_c)
+
+
 ENTRY = OptimizerEntry(
     id="heavy_ball",
     make=make,
@@ -70,6 +95,9 @@ ENTRY = OptimizerEntry(
     eps="-",
     decay="l2: coupled (g + l2 x)",
     static_choices={"dampening": (False, True), "nesterov": (False, True)},
+    linearisation=linearisation,
+    state_roles={"count": "counter"},
+    symbols={"learning_rate": "γ", "momentum": "β"},
     bibtex="""@article{polyak1964some,
   title   = {Some methods of speeding up the convergence of iteration methods},
   author  = {Polyak, Boris T.},

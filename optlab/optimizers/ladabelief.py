@@ -1,37 +1,48 @@
-"""LAdaBelief: AdaBelief with pre-processed layerwise stepsizes (seed 003, Algorithm 2).
+"""LAdaBelief: AdaBelief with pre-processed layerwise stepsizes.
 
 Zhang, Niwa, Kleijn, "On Exploiting Layerwise Gradient Statistics for Effective Training
-of Deep Neural Networks", arXiv:2203.13273 v2, Alg. 2 with the footnote "LAdaBelief is
+of Deep Neural Networks", arXiv:2203.13273 v2, Algorithm 2 with its footnote "LAdaBelief is
 obtained by replacing |g_l,t|^2 with |m_l,t - g_l,t|^2"; official code
 guoqiang-zhang-x/Aida-Optimizer ``LAdaBelief.py``.
 
-Update, t = 1, 2, ... (optimizers.md section 2.4.4)::
+Update, t = 1, 2, ... (Alg. 2; l = 1..L the layers)::
 
-    g_t    = grad f(x_{t-1}) + l2 x_{t-1}
-    m_t    = b1 m_{t-1} + (1 - b1) g_t                         (per coordinate)
-    v_l,t  = b2 v_l,t-1 + (1 - b2) mean_l[(m_l,t - g_l,t)^2] + eps   (updated m; per layer, E5)
-    x_l,t  = (1 - lr weight_decay) x_l,t-1 - lr (m_l,t / (1 - b1^t)) / sqrt(v_l,t / (1 - b2^t))
+    4:  g_t    = grad f(x_{t-1})                (+ l2 x_{t-1}: coupled decay)
+        m_t    = b1 m_{t-1} + (1 - b1) g_t                          (per coordinate)
+    6:  v_l,t  = b2 v_l,t-1 + (1 - b2) mean_l[(m_l,t - g_l,t)^2] + eps   (updated m; per layer)
+    8:  m~_t   = m_t / (1 - b1^t),   v~_l,t = v_l,t / (1 - b2^t)
+    10: x_l,t  = x_l,t-1 - lr m~_l,t / sqrt(v~_l,t)                 (times (1 - lr weight_decay))
 
-Symbols -> hyperparameters: eta -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
+Symbols -> hyperparameters: eta_t -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
 epsilon -> ``eps``, L2 penalty -> ``l2`` (official default), decoupled decay ->
 ``weight_decay`` (official ``weight_decouple=True``). Static: ``layers`` in
 {"leaf" (default), "coord", "chunk:N"}. The state ``v`` holds one (L,) array per leaf.
 Defaults: lr = 1e-3, (b1, b2) = (0.9, 0.999), eps = 1e-8 (paper and code); no decay.
 
-Departures from the paper: none. Not implemented from the official code: ``fixed_decay``,
-``amsgrad``, ``rectify`` (off by default there, absent from the paper). With eps = 0, a
-layer with zero residual so far gets a zero step (0/0 -> 0).
+Departures from the paper: none (v_l,0 = 0). Not implemented from the official code:
+``fixed_decay``, ``amsgrad``, ``rectify`` (off by default there, absent from the paper).
+With eps = 0, a layer with zero residual so far gets a zero step (0/0 -> 0).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from optlab._jax import jnp
 from optlab.optimizers import _layerwise as lw
+from optlab.optimizers._common import (
+    bias_corrections,
+    init_count,
+    l2_coupled,
+    safe_div,
+    step_from,
+    tree_map,
+    zeros_like_tree,
+)
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
-REFERENCE = f"{lw.PAPER}, Alg. 2 (LAdaBelief variant), eqs. (6), (11)"
+REFERENCE = f"{lw.PAPER}, Alg. 2 (LAdaBelief footnote)"
 
 
 class Hyper(NamedTuple):
@@ -50,24 +61,44 @@ class State(NamedTuple):
 
 
 def make(layers: str = "leaf") -> Optimizer:
-    return lw.build(
-        "ladabelief",
-        kind="pre",
-        statistic=lw.stat_belief,
-        state_cls=State,
-        hyper=Hyper(),
-        static={"layers": layers},
-        reference=REFERENCE,
-    )
+    spec = lw.check_layers(layers)
+
+    def init(params, hyper):
+        del hyper
+        return State(init_count(), zeros_like_tree(params), lw.zeros_per_layer(params, spec))
+
+    def step(params, grads, state, h):
+        g = l2_coupled(grads, params, h.l2)  # line 4
+        t = state.count + 1
+        m = tree_map(lambda m, g: h.b1 * m + (1 - h.b1) * g, state.m, g)
+        v = tree_map(  # line 6: one EMA per layer of the layer mean of (m - g)^2
+            lambda v, m, g: lw.ema_e5(v, lw.layer_mean((m - g) ** 2, spec), h.b2, h.eps),
+            state.v,
+            m,
+            g,
+        )
+        bc1, bc2 = bias_corrections(t, h.b1, h.b2)  # line 8
+        d = tree_map(  # line 10: m~_l / sqrt(v~_l)
+            lambda m, v: safe_div(m / bc1, lw.per_layer_to_leaf(jnp.sqrt(v / bc2), m, spec)),
+            m,
+            v,
+        )
+        new = step_from(params, d, h.learning_rate, weight_decay=h.weight_decay)
+        return new, State(t, m, v)
+
+    return Optimizer("ladabelief", init, step, Hyper(), {"layers": layers}, REFERENCE)
 
 
 ENTRY = OptimizerEntry(
     id="ladabelief",
     make=make,
-    summary="LAdaBelief: AdaBelief with one second moment per layer, mean_l[(m-g)^2] (seed 003)",
+    summary="LAdaBelief: AdaBelief with one second moment per layer, mean_l[(m-g)^2] "
+    "(Zhang et al., arXiv:2203.13273)",
     paper=REFERENCE,
     eps="E5: eps added to the per-layer v-EMA every step; m~/sqrt(v~_l), no outer eps",
     decay=lw.DECAY,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols=lw.SYMBOLS,
     bibtex=lw.BIBTEX,
-    diagnostics=lw.make_diagnostics("pre"),
+    diagnostics=lw.per_layer_diagnostics,
 )

@@ -131,5 +131,7 @@ ENTRY = OptimizerEntry(
     bounds=_maxva.BOUNDS,
     static_choices={"eps_mode": _maxva.EPS_MODES, "amsgrad": (False, True)},
     diagnostics=diagnostics,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "η", "b1": "α", "b2_min": "β_min", "b2_max": "β_max", "eps": "ε"},
     bibtex=_maxva.BIBTEX,
 )

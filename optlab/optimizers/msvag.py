@@ -112,6 +112,11 @@ ENTRY = OptimizerEntry(
     decay="none",
     bounds={"beta": (0.0, 1.0, "[)")},
     diagnostics=diagnostics,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    fixed_point_note=(
+        "variance-adapted factor clipped to [0, 1] and 0/0 at z*: piecewise / degenerate"
+    ),
+    symbols={"learning_rate": "α", "beta": "β"},
     bibtex="""@inproceedings{balles2018dissecting,
   title     = {Dissecting {Adam}: The Sign, Magnitude and Variance of Stochastic Gradients},
   author    = {Balles, Lukas and Hennig, Philipp},

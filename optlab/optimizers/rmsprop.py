@@ -123,6 +123,8 @@ ENTRY = OptimizerEntry(
         "bias_correction": (False, True),
     },
     diagnostics=diagnostics,
+    state_roles={"count": "counter", "v": "nonnegative"},
+    symbols={"learning_rate": "η", "decay": "α", "eps": "ε"},
     bibtex="""@misc{tieleman2012rmsprop,
   title        = {Lecture 6.5 -- {RMSprop}: Divide the gradient by a running average of its
                   recent magnitude},

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
+from optlab.linear import ClosedForm
 from optlab.optimizers._common import init_count, l2_coupled, step_from
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
@@ -38,6 +41,18 @@ def make() -> Optimizer:
     return Optimizer("sgd", init, step, Hyper(), {}, REFERENCE)
 
 
+def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm:
+    """Gradient descent on the local quadratic: J = I - lr (Hess f(x*) + l2 I), eigenvalues
+    1 - lr (gamma_i + l2); stable for lr < 2 / max(gamma_i + l2)."""
+    del static, at_zero_state
+    lr = hyper["learning_rate"]
+    lam = np.asarray(curvatures, float) + hyper.get("l2", 0.0)
+    eta_c = 2 / float(np.max(lam)) if np.max(lam) > 0 else float("inf")
+    return ClosedForm(
+        "gradient descent: 1 - lr (gamma_i + l2)", (1 - lr * lam).astype(complex), eta_c=eta_c
+    )
+
+
 ENTRY = OptimizerEntry(
     id="sgd",
     make=make,
@@ -45,6 +60,9 @@ ENTRY = OptimizerEntry(
     paper=REFERENCE,
     eps="-",
     decay="l2: coupled (g + l2 x)",
+    linearisation=linearisation,
+    state_roles={"count": "counter"},
+    symbols={"learning_rate": "η", "l2": "λ"},
     bibtex="""@article{robbins1951stochastic,
   title   = {A Stochastic Approximation Method},
   author  = {Robbins, Herbert and Monro, Sutton},

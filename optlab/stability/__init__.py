@@ -29,20 +29,29 @@ Everything else happens in NumPy at the edge (:func:`verdicts`): each entry is c
 (smooth / ad-wrong / kink / singular / unresolved), the Jacobian is assembled (quotient value
 where AD is wrong), eigenvalues come from ``numpy.linalg.eigvals``, and every point gets a
 status ``stable``, ``unstable``, ``undetermined`` or ``non_differentiable`` with its reason.
-Closed forms (Theorem 2 and 3 of seed 000, gradient descent, heavy ball, Adam's special case
-of Theorem 2) are in :func:`theory`; :func:`classify_simulation` turns simulated distances
-into ``decays`` / ``fluctuates`` / ``stalls`` / ``diverges``.
+Closed forms live with the optimizers they belong to (``OptimizerEntry.linearisation``,
+built on :mod:`optlab.linear`), and what the analysis must know about state fields (step
+counter, non-negative accumulators, running maxima, carried constants) is the entry's
+``state_roles``: nothing here looks an optimizer up by id. :func:`classify_simulation` turns
+simulated distances into ``decays`` / ``fluctuates`` / ``stalls`` / ``diverges``.
 
 No pandas, no matplotlib. Modules: `stepmap` (H on a flat z), `analyzer` (the compiled
-program), `verdicts` (NumPy), `theory` (closed forms), `simulation` (classes).
+program), `verdicts` (NumPy), `simulation` (classes).
 """
 
 from __future__ import annotations
 
+from optlab.linear import (
+    ClosedForm,
+    complex_interval,
+    phi_c_exact,
+    phi_c_paper,
+    quadratic_roots,
+    theorem2_eigenvalues,
+)
 from optlab.stability._common import (
     BIAS_FREE_COUNT,
     BIAS_NOTE,
-    FIXED_POINT_NOTES,
     FIXED_POINT_TOL,
     FLOOR,
     RTOL,
@@ -56,22 +65,12 @@ from optlab.stability.simulation import (
     classify_simulation,
     late_power,
 )
-from optlab.stability.stepmap import Layout, StepMap, layout_of
-from optlab.stability.theory import (
-    Theory,
-    complex_interval,
-    phi_c_exact,
-    phi_c_paper,
-    quadratic_roots,
-    theorem2_eigenvalues,
-    theory,
-)
+from optlab.stability.stepmap import Layout, StepMap, infer_roles, layout_of
 from optlab.stability.verdicts import Verdict, _sccs, balance, verdicts
 
 __all__ = [
     "BIAS_FREE_COUNT",
     "BIAS_NOTE",
-    "FIXED_POINT_NOTES",
     "FIXED_POINT_TOL",
     "FLOOR",
     "RTOL",
@@ -80,21 +79,21 @@ __all__ = [
     "STATUSES",
     "TRACES",
     "Analyzer",
+    "ClosedForm",
     "Layout",
     "StepMap",
-    "Theory",
     "Verdict",
     "_sccs",
     "balance",
     "classify_simulation",
     "complex_interval",
     "equivariance_gaps",
+    "infer_roles",
     "late_power",
     "layout_of",
     "phi_c_exact",
     "phi_c_paper",
     "quadratic_roots",
     "theorem2_eigenvalues",
-    "theory",
     "verdicts",
 ]

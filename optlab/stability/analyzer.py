@@ -22,7 +22,7 @@ from optlab.stability._common import (
     TRACES,
     lax,
 )
-from optlab.stability.stepmap import Layout, LocalModel, StepMap, Translated
+from optlab.stability.stepmap import Layout, LocalModel, StepMap, Translated, infer_roles
 
 
 # ---- one grid point ------------------------------------------------------------------------
@@ -107,6 +107,16 @@ class Analyzer:
     newton_steps: int = 30
     seed: int = 0
     translate: bool = False  # analyse in y = x - x* (only for translation-equivariant steps)
+    # the optimizer's state roles as (field, role) pairs (OptimizerEntry.state_roles); None
+    # for a bare Optimizer: inferred from what its step does (stepmap.infer_roles)
+    state_roles: tuple | None = None
+
+    def __post_init__(self):
+        if self.state_roles is None:
+            problem, x_star = self._view()
+            hyper = self._hyper(self.opt.hyper)
+            roles, _ = infer_roles(problem, self.opt, x_star, hyper, {})
+            object.__setattr__(self, "state_roles", roles)
 
     def _hyper(self, h):
         return h._replace(**self.fixed) if self.fixed else h
@@ -118,7 +128,10 @@ class Analyzer:
 
     def step_map(self, h, count: int = BIAS_FREE_COUNT) -> StepMap:
         problem, x_star = self._view()
-        return StepMap(problem, self.opt, self._hyper(h), x_star, dict(self.state_overrides), count)
+        overrides = dict(self.state_overrides)
+        return StepMap(
+            problem, self.opt, self._hyper(h), x_star, overrides, count, self.state_roles
+        )
 
     def layout(self) -> Layout:
         return self.step_map(self.opt.hyper).layout
@@ -304,6 +317,7 @@ class Analyzer:
             self.newton_steps,
             self.seed,
             self.translate,
+            tuple(sorted(dict(self.state_roles).items())),
         )
 
     def program(self):
@@ -354,14 +368,24 @@ class Analyzer:
         return {k: np.concatenate([p[k] for p in pieces], axis=0) for k in pieces[0]}
 
 
-def equivariance_gaps(problem, opt, x_star, hyper_batch, fixed=None, state_overrides=()):
+def equivariance_gaps(
+    problem, opt, x_star, hyper_batch, fixed=None, state_overrides=(), state_roles=None
+):
     """Per grid point, max |H(z) - (H_y(z - s) + s)| / max(1, |H(z)|) at a probe z near
     (x*, init state), where H_y is the step on the translated problem and s = (x*, 0):
     0 (up to rounding) when the step depends on x only through the gradient (no decay)."""
     x_star = np.asarray(x_star, float)
-    base = Analyzer(problem, opt, x_star, dict(fixed or {}), tuple(state_overrides))
+    roles = None if state_roles is None else tuple(sorted(dict(state_roles).items()))
+    base = Analyzer(
+        problem, opt, x_star, dict(fixed or {}), tuple(state_overrides), state_roles=roles
+    )
     moved = Analyzer(
-        Translated(problem, x_star), opt, np.zeros_like(x_star), base.fixed, base.state_overrides
+        Translated(problem, x_star),
+        opt,
+        np.zeros_like(x_star),
+        base.fixed,
+        base.state_overrides,
+        state_roles=base.state_roles,
     )
 
     def one(h):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from optlab._jax import jax, jnp
-from optlab.stability._common import BIAS_FREE_COUNT, CONSTANT_LEAVES, NONNEGATIVE_LEAVES
+from optlab.stability._common import BIAS_FREE_COUNT
+
+# roles (OptimizerEntry.state_roles) whose leaves must stay >= 0: one-sided quotients only
+NONNEGATIVE_ROLES = ("nonnegative", "running_max")
+# roles whose leaves are held fixed (not part of z): the step counter and carried constants
+HELD_ROLES = ("counter", "constant")
 
 
 # ---- the step map as a function of a flat vector ------------------------------------------
@@ -18,6 +24,8 @@ class Layout:
     names: tuple[str, ...]  # leaf names: "x" for params, state field paths ("m", "r", ...)
     sizes: tuple[int, ...]
     nonneg: tuple[bool, ...]
+    # what the analysis had to assume about state fields the optimizer declares no role for
+    notes: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -52,6 +60,61 @@ def _path_name(path) -> str:
 
 def _is_float(leaf) -> bool:
     return jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating)
+
+
+def field_of(path) -> str | None:
+    """The top-level State field a flattened (params, state) leaf belongs to: the NamedTuple
+    attribute or dict key right below the state (None for params and unnamed containers).
+    Roles are declared per field, so every leaf of a pytree-shaped field shares its role."""
+    if path[0].idx == 0 or len(path) < 2:
+        return None
+    key = path[1]
+    for attr in ("name", "key"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return None
+
+
+def _acts_as_counter(opt, params, k: int) -> bool:
+    """Whether flattened leaf ``k`` of (params, init state) is a scalar that one step adds 1
+    to (checked eagerly at the default hyperparameters with a zero gradient): how a state
+    field with no declared role is recognised as the step counter by what it does."""
+    try:
+        with jax.ensure_compile_time_eval():
+            state = opt.init(params, opt.hyper)
+            zero = jax.tree_util.tree_map(jnp.zeros_like, params)
+            _, new = opt.step(params, zero, state, opt.hyper)
+            before = jax.tree_util.tree_leaves((params, state))[k]
+            after = jax.tree_util.tree_leaves((params, new))[k]
+            return bool(jnp.ndim(before) == 0 and after == before + 1)
+    except Exception:  # noqa: BLE001 - a step that cannot run here proves nothing
+        return False
+
+
+def leaf_roles(opt, params, with_path, roles: Mapping[str, str]):
+    """Per flattened leaf: its role (declared per State field, "" for ordinary dynamics and
+    for params), and notes on what had to be inferred. An integer leaf of an undeclared
+    field is a counter when the step adds 1 to it, else held at its init value (noted)."""
+    out, notes = [], []
+    for k, (path, leaf) in enumerate(with_path):
+        field = field_of(path)
+        role = roles.get(field, "") if field is not None else ""
+        if not role and path[0].idx == 1 and not _is_float(leaf):
+            name = _path_name(path)
+            if _acts_as_counter(opt, params, k):
+                role = "counter"
+                notes.append(
+                    f"state leaf {name} declares no role; the step adds 1 to it, so it is held "
+                    "as the step counter"
+                )
+            else:
+                role = "constant"
+                notes.append(
+                    f"integer state leaf {name} declares no role and is not a step counter: "
+                    "held at its init value"
+                )
+        out.append(role)
+    return out, tuple(notes)
 
 
 class Translated:
@@ -99,32 +162,37 @@ class LocalModel:
 class StepMap:
     """H(z) for one hyperparameter point: the optimizer's step on the flat float leaves."""
 
-    def __init__(self, problem, opt, h, x_star, state_overrides, count: int):
+    def __init__(self, problem, opt, h, x_star, state_overrides, count: int, state_roles=()):
+        """``state_roles``: the optimizer's declared roles (OptimizerEntry.state_roles, a
+        mapping or its items): "counter" leaves are held at t - 1 = ``count`` - 1,
+        "constant" leaves at their init value, "nonnegative" and "running_max" leaves get
+        one-sided quotients; an undeclared field is ordinary dynamics (see leaf_roles)."""
         self.problem, self.opt, self.h = problem, opt, h
         params = jnp.asarray(x_star)
         state = opt.init(params, h)
         with_path, self.treedef = jax.tree_util.tree_flatten_with_path((params, state))
+        roles, notes = leaf_roles(opt, params, with_path, dict(state_roles))
+        self.inferred = {field_of(path): r for (path, _), r in zip(with_path, roles, strict=True)}
         names, sizes, nonneg, floats, consts = [], [], [], [], []
-        constant = CONSTANT_LEAVES.get(opt.name, ())
         self.float_positions = []
-        for k, (path, leaf) in enumerate(with_path):
+        for k, ((path, leaf), role) in enumerate(zip(with_path, roles, strict=True)):
             leaf = jnp.asarray(leaf)
             name = "x" if path[0].idx == 0 else _path_name(path)
-            if _is_float(leaf) and name not in constant:
+            if _is_float(leaf) and role not in HELD_ROLES:
                 self.float_positions.append(k)
                 if name in state_overrides:
                     leaf = jnp.full_like(leaf, state_overrides[name])
                 names.append(name)
                 sizes.append(int(leaf.size))
-                nonneg.append(name.split(".")[-1] in NONNEGATIVE_LEAVES)
+                nonneg.append(role in NONNEGATIVE_ROLES)
                 floats.append(leaf)
                 consts.append(None)
             else:
-                value = count - 1 if name.split(".")[-1] == "count" else leaf
+                value = count - 1 if role == "counter" else leaf
                 consts.append(jnp.asarray(value, leaf.dtype))
         self.consts = consts
         self.shapes = [f.shape for f in floats]
-        self.layout = Layout(tuple(names), tuple(sizes), tuple(nonneg))
+        self.layout = Layout(tuple(names), tuple(sizes), tuple(nonneg), notes)
         self.z0 = jnp.concatenate([jnp.ravel(f) for f in floats]) if floats else jnp.zeros(0)
         self.grad = jax.grad(problem.value)
 
@@ -156,7 +224,53 @@ class StepMap:
         return z[: self.layout.sizes[0]]
 
 
-def layout_of(problem, opt, x_star, hyper=None, state_overrides=None) -> Layout:
-    """The coordinate layout (names, sizes) of an optimizer's z on a problem."""
+def layout_of(problem, opt, x_star, hyper=None, state_overrides=None, state_roles=None) -> Layout:
+    """The coordinate layout (names, sizes) of an optimizer's z on a problem (``state_roles``
+    None: inferred from what the step does, see :func:`infer_roles`)."""
     h = opt.hyper if hyper is None else hyper
-    return StepMap(problem, opt, h, x_star, dict(state_overrides or {}), BIAS_FREE_COUNT).layout
+    if state_roles is None:
+        state_roles, _ = infer_roles(problem, opt, x_star, h, {})
+    overrides = dict(state_overrides or {})
+    return StepMap(problem, opt, h, x_star, overrides, BIAS_FREE_COUNT, state_roles).layout
+
+
+def infer_roles(problem, opt, x_star, hyper, declared) -> tuple[tuple, tuple[str, ...]]:
+    """The declared state roles, completed for State fields that declare none by what the
+    step does near z0 = (x*, init state), evaluated once at ``hyper``: a float field whose
+    init value is >= 0 and which the step keeps >= 0 from every probe point where it is >= 0
+    (random points around z0, other coordinates of both signs) is a non-negative accumulator:
+    the iteration from the init state never leaves that half-space, so the analysis uses
+    one-sided quotients and feasible directions there, as for a declared "nonnegative"
+    field. Integer fields as StepMap recognises them. Returns (sorted (field, role) pairs,
+    notes on what was inferred)."""
+    roles = dict(declared)
+    H = StepMap(problem, opt, hyper, x_star, {}, BIAS_FREE_COUNT, roles)
+    # integer fields: recognised by StepMap itself (a counter, or held at its init value)
+    roles.update({f: r for f, r in H.inferred.items() if f is not None and r and f not in roles})
+    notes = list(H.layout.notes)
+    fields: dict[str, list[int]] = {}
+    start = 0
+    for name, size in zip(H.layout.names, H.layout.sizes, strict=True):
+        fields.setdefault(name.split(".")[0], []).extend(range(start, start + size))
+        start += size
+    rng = np.random.default_rng(0)  # fixed probes: the same inference every time
+    with jax.ensure_compile_time_eval():
+        z0 = H.z0
+        scale = jnp.maximum(jnp.abs(z0), 1.0)
+        probes = jnp.concatenate(
+            [z0 + s * rng.uniform(-1, 1, (8, z0.size)) * scale for s in (1e-6, 1e-2, 1.0)]
+        )
+        for field, idx in fields.items():
+            if field == "x" or field in roles or np.any(np.asarray(z0[np.asarray(idx)]) < 0):
+                continue
+            zs = probes.at[:, idx].set(jnp.abs(probes[:, idx]))
+            out = jax.vmap(H)(zs)
+            finite = jnp.all(jnp.isfinite(out), axis=1)
+            kept = jnp.all(out[:, idx] >= 0, axis=1) | ~finite
+            if bool(jnp.any(finite)) and bool(jnp.all(kept)):
+                roles[field] = "nonnegative"
+                notes.append(
+                    f"state field {field} declares no role; the step keeps it >= 0, so it is "
+                    "treated as non-negative (one-sided quotients)"
+                )
+    return tuple(sorted(roles.items())), tuple(notes)
