@@ -279,3 +279,39 @@ def test_renamed_adam_copy_has_adams_stability(tmp_path):
     text = [c for c in same if b[c].dtype == object or str(b[c].dtype) in ("str", "string")]
     b[text] = b[text].apply(lambda col: col.str.replace(r"\bw\b", "v", regex=True))
     pd.testing.assert_frame_equal(a[same], b[same])
+
+
+# ---- the README's "Bring your own optimizer" works as printed -------------------------------
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Bring your own optimizer")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def code_blocks(section: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_plugin_file_passes_the_contract(tmp_path):
+    path = tmp_path / "my_sign.py"
+    path.write_text(code_blocks(readme_section(), "python")[0])
+    res = invoke("check", "my_sign", "--plugin", path, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["passed"]
+
+
+@pytest.mark.slow
+def test_readme_plugin_commands_run_as_printed(tmp_path, monkeypatch):
+    import shlex
+    import shutil
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    (block,) = code_blocks(readme_section(), "bash")
+    commands = block.replace("\\\n", " ").strip().splitlines()
+    assert len(commands) == 4
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "optlab"
+        res = cli.invoke(app, argv[1:])
+        assert res.exit_code == 0, (command, res.output)
