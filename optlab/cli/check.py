@@ -18,7 +18,7 @@ from optlab.errors import UsageError
 HELP = """Check that optimizers keep the contract every optlab optimizer keeps; exit 0 when all
 rows pass, 1 otherwise. Rows: descends (finite and decreasing on a convex quadratic with the
 defaults), zero_gradient (finite when g = 0), state (shapes and dtypes stable over steps),
-compiles_once (one trace for a grid of learning rates), vmap (equals separate runs), pytree
+compiles_once (one trace for a grid of hyperparameter values), vmap (equals separate runs), pytree
 (leaves of different shapes), float32 (stays float32), optax (the export equals the native
 step), inject (optax.inject_hyperparams works) and, with --reference, reference (the user's
 NumPy transcription reference(x0, grad, steps, hyper) -> (steps, d) iterates, to 1e-10 over
