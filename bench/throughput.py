@@ -1,11 +1,19 @@
-"""Throughput of Aida(p=1, q=2) on fun5 (n = 100), side by side, as ratios to a NumPy loop.
+"""Throughput of optlab's sweep against a fused C loop, optax in ``lax.scan`` and NumPy.
 
-Coordinate-updates per second = configurations x dimension x steps / wall time (compile
-excluded: each compiled variant is run once before it is timed; the fastest of 3 timed runs
-counts, 1 for the largest sweeps). Also times the end-to-end
-command `optlab run fun5 --p 1 --q 2` (startup, compile, 10^4 steps, outputs).
+Coordinate-updates per second = configurations x dimension x steps / wall time, compile
+excluded (each compiled variant runs once before it is timed); each rate is the best of
+``--repeats`` timed runs (timeit's rule) and the spread (slowest / fastest) is printed
+beside it. Every row is a ratio to the fused C kernel of ``ckernel.c`` (OpenMP over
+configurations; one thread for a single configuration) and to a NumPy loop.
 
-    python bench/throughput.py [--steps 10000] [--configs 1,100,1000,10000] [--skip-cli]
+Before timing, the C kernel's iterates are checked against optlab's over
+``CHECK_STEPS`` steps (relative 1e-12): the columns compare the same computation.
+
+The single configuration is also split into a fixed cost per call (dispatch, transfers,
+recording set-up) and a cost per step, by timing two step counts.
+
+    python bench/throughput.py [--steps 10000] [--configs 1,100,1000,10000] [--quick]
+                               [--skip-cli]
 """
 
 from __future__ import annotations
@@ -17,18 +25,35 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-import optlab._jax  # noqa: F401  (before jax: host devices, float64, compilation cache)
+sys.path.insert(0, str(Path(__file__).parent))
+import ckernel  # noqa: E402
 
-N = 100
-LR, B1, B2, EPS = 1e-3, 0.9, 0.99, 1e-50
-REPEATS = 3
+HP = {  # the defaults of each method's paper setting on the Andrei suite
+    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "aida12": {"b1": 0.9, "b2": 0.99, "eps": 1e-50},
+}
+OPTLAB = {"adam": ("adam", None), "aida12": ("aida_pq", {"p": 1, "q": 2})}
+CHECK_STEPS = 200
+WORK_BUDGET = 4e8  # coordinate-updates per timed call (steps shrink for large grids)
 
 
+def timed(once, repeats: int) -> tuple[float, float]:
+    """(fastest, slowest) wall time of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t0)
+    return min(times), max(times)
+
+
+# ---- the contenders --------------------------------------------------------------------
 def tridia_grad_np(x):
-    i = np.arange(2, x.size + 1, dtype=np.float64)
+    i = np.arange(2, x.size + 1, dtype=x.dtype)
     r = 2 * x[1:] - x[:-1]
     g = np.zeros_like(x)
     g[0] = 2 * (x[0] - 1)
@@ -37,98 +62,123 @@ def tridia_grad_np(x):
     return g
 
 
-def best_rate(work: float, once, repeats: int = REPEATS) -> float:
-    """work / the fastest of ``repeats`` timed calls (timeit's rule: the minimum is the
-    least disturbed by whatever else the machine is doing)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-    return work / min(times)
-
-
-def numpy_loop(steps):
-    return best_rate(N * steps, lambda: _numpy_loop(steps))
-
-
-def _numpy_loop(steps):
-    x, m, r = np.ones(N), np.zeros(N), np.zeros(N)
+def numpy_aida12(n: int, steps: int, lr=1e-3, b1=0.9, b2=0.99, eps=1e-50):
+    x, m, r = np.ones(n), np.zeros(n), np.zeros(n)
     for t in range(1, steps + 1):
         g = tridia_grad_np(x)
-        m = B1 * m + (1 - B1) * g
-        r = B2 * r + (1 - B2) * np.abs(g)
-        bc1, bc2 = 1 - B1**t, 1 - B2**t
-        rho = np.abs(m / bc1) / ((r + EPS) / bc2)
-        x = x - LR * np.sign(m) * rho**2
+        m = b1 * m + (1 - b1) * g
+        r = b2 * r + (1 - b2) * np.abs(g)
+        rho = np.abs(m / (1 - b1**t)) / ((r + eps) / (1 - b2**t))
+        x = x - lr * np.sign(m) * rho**2
     return x
 
 
-def optax_scan(steps):
-    import jax
-    import optax
-
-    import optlab.optax as olx
-    from problems import get_problem
-
-    p = get_problem("fun5")
-    tx = olx.aida_pq(learning_rate=LR, p=1, q=2)
-
-    @jax.jit
-    def go(x):
-        def body(c, _):
-            x, s = c
-            u, s = tx.update(jax.grad(p.value)(x), s, x)
-            return (optax.apply_updates(x, u), s), None
-
-        return jax.lax.scan(body, (x, tx.init(x)), None, length=steps)[0][0]
-
-    jax.block_until_ready(go(p.x0))
-    return best_rate(N * steps, lambda: jax.block_until_ready(go(p.x0)))
-
-
-def torch_loop(steps):
-    try:
-        import torch
-        from pytorch_optimizer import Adam  # noqa: F401  (pytorch_optimizer has no Aida(p, q))
-    except ImportError:
-        return None
-    torch.set_default_dtype(torch.float64)
-    x = torch.ones(N, requires_grad=True)
-    opt = torch.optim.Adam([x], lr=LR, betas=(B1, B2), eps=1e-8)
-    i = torch.arange(2, N + 1, dtype=torch.float64)
-
-    def once():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = (x[0] - 1) ** 2 + (i * (2 * x[1:] - x[:-1]) ** 2).sum()
-            loss.backward()
-            opt.step()
-
-    return best_rate(N * steps, once)
-
-
-def optlab_sweep(steps, configs):
+def optlab_sweep(method: str, n: int, lrs, steps: int, dtype):
+    """A callable running optlab's compiled sweep (as ``optlab run`` records it)."""
     import jax.numpy as jnp
 
     from optlab.optimizers import entries
     from optlab.runner import make_sweep
     from problems import get_problem
 
-    p = get_problem("fun5")
-    opt = entries()["aida_pq"].make()
+    oid, fixed = OPTLAB[method]
+    problem = get_problem("fun5", dim=n)
+    opt = entries()[oid].make()
+    values = {**opt.hyper._asdict(), **HP[method]}
+    hyper = type(opt.hyper)(**{k: jnp.full(lrs.size, v, dtype) for k, v in values.items()})
+    hyper = hyper._replace(learning_rate=jnp.asarray(lrs, dtype))
+    sweep = make_sweep(
+        problem,
+        opt,
+        steps=steps,
+        log_every=max(1, steps // 100),
+        fixed=fixed,
+        dtype=dtype,
+        record_x=steps == CHECK_STEPS,
+    )
+    return lambda: sweep.run(hyper, [0])
+
+
+def optax_scan(method: str, n: int, steps: int):
+    """optax (optlab's export) in a jitted ``lax.scan``: the single-configuration yardstick."""
+    import jax
+    import optax
+
+    import optlab.optax as olx
+    from problems import get_problem
+
+    problem = get_problem("fun5", dim=n)
+    oid, fixed = OPTLAB[method]
+    tx = getattr(olx, oid)(learning_rate=1e-3, **HP[method], **(fixed or {}))
+
+    @jax.jit
+    def go(x):
+        def body(c, _):
+            x, s = c
+            u, s = tx.update(jax.grad(problem.value)(x), s, x)
+            return (optax.apply_updates(x, u), s), None
+
+        return jax.lax.scan(body, (x, tx.init(x)), None, length=steps)[0][0]
+
+    return lambda: jax.block_until_ready(go(problem.x0))
+
+
+# ---- checks and rows ---------------------------------------------------------------------
+def check_kernel(kernel, method: str, dtype) -> float:
+    """Largest relative difference of the final iterates, C vs optlab, after CHECK_STEPS."""
+    lrs = np.geomspace(1e-4, 1e-2, 3)
+    trace = optlab_sweep(method, 100, lrs, CHECK_STEPS, dtype)()
+    x_opt = np.asarray(trace.x[:, 0, -1], dtype=np.float64)
+    x_c = kernel.run(method, np.ones(100, dtype), lrs, CHECK_STEPS, **HP[method])
+    return float(np.max(np.abs(x_opt - x_c) / np.maximum(1.0, np.abs(x_opt))))
+
+
+def sweep_row(kernel, method, n, configs, steps, dtype, repeats):
+    steps = int(max(10, min(steps, WORK_BUDGET // (configs * n))))
     lrs = np.geomspace(1e-4, 1e-2, configs)
-    hyper = type(opt.hyper)(**{k: jnp.full(configs, v) for k, v in opt.hyper._asdict().items()})
-    hyper = hyper._replace(learning_rate=jnp.asarray(lrs))
-    sweep = make_sweep(p, opt, steps=steps, log_every=max(1, steps // 100), fixed={"p": 1, "q": 2})
-    sweep.run(hyper, [0])  # compile
-    return best_rate(configs * N * steps, lambda: sweep.run(hyper, [0]), 3 if configs < 1000 else 1)
+    work = configs * n * steps
+    run = optlab_sweep(method, n, lrs, steps, dtype)
+    run()  # compile
+    best, worst = timed(run, repeats)
+    row = {
+        "variant": f"optlab {method} n={n} {np.dtype(dtype).name} {configs} cfg",
+        "steps": steps,
+        "rate": work / best,
+        "spread": worst / best,
+        "c_rate": None,
+    }
+    if kernel is not None:
+        ckernel.set_threads(1 if configs == 1 else os.cpu_count() or 1)
+        x0 = np.ones(n, dtype)
+        c_best, _ = timed(lambda: kernel.run(method, x0, lrs, steps, **HP[method]), repeats)
+        row["c_rate"] = work / c_best
+    return row
 
 
-def end_to_end():
+def single_config_split(method: str, n: int, steps: int, repeats: int):
+    """(fixed cost per call in s, cost per step in s) for optlab and for optax-scan."""
+    import jax.numpy as jnp
+
+    out = {}
+    for name in ("optlab", "optax-scan"):
+        times = []
+        for t in (steps, 5 * steps):
+            run = (
+                optlab_sweep(method, n, np.array([1e-3]), t, jnp.float64)
+                if name == "optlab"
+                else optax_scan(method, n, t)
+            )
+            run()
+            times.append(timed(run, repeats)[0])
+        per_step = (times[1] - times[0]) / (4 * steps)
+        out[name] = (times[0] - per_step * steps, per_step)
+    return out
+
+
+def end_to_end(runs: int = 3) -> list[float]:
     exe = shutil.which("optlab") or os.path.join(os.path.dirname(sys.executable), "optlab")
     times = []
-    for _ in range(2):  # the second run finds the persistent compilation cache
+    for _ in range(runs):  # the first may compile; the others find the persistent cache
         out = tempfile.mkdtemp()
         t0 = time.perf_counter()
         subprocess.run(
@@ -141,37 +191,76 @@ def end_to_end():
     return times
 
 
+# ---- report ---------------------------------------------------------------------------------
+def print_rows(rows, numpy_rate):
+    print(
+        f"{'variant':44s} {'steps':>6s} {'coord-upd/s':>12s} {'spread':>7s} "
+        f"{'x C':>6s} {'x NumPy':>8s}"
+    )
+    for r in rows:
+        xc = f"{r['rate'] / r['c_rate']:6.2f}" if r["c_rate"] else f"{'-':>6s}"
+        print(
+            f"{r['variant']:44s} {r['steps']:6d} {r['rate']:12.3g} {r['spread']:7.2f} "
+            f"{xc} {r['rate'] / numpy_rate:8.1f}"
+        )
+        if r["c_rate"]:
+            print(f"{'  fused C kernel':44s} {r['steps']:6d} {r['c_rate']:12.3g}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--configs", default="1,100,1000,10000")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="n = 100, float64, Aida only")
     ap.add_argument("--skip-cli", action="store_true")
     args = ap.parse_args()
-    steps = args.steps
-    base = numpy_loop(min(steps, 5000))
-    rows = [("NumPy loop (1 config)", base)]
-    rows.append(("optax + lax.scan (1 config)", optax_scan(steps)))
-    rows.append(("torch Adam, Python loop (1 config)", torch_loop(min(steps, 5000))))
-    for c in (int(v) for v in args.configs.split(",")):
-        rows.append((f"optlab sweep, {c} configs", optlab_sweep(steps, c)))
-    import jax
 
-    print(
-        f"fun5 (n = {N}), aida_pq p=1 q=2, {steps} steps; jax {jax.__version__}, "
-        f"{len(jax.devices())} host devices, {os.cpu_count()} cores"
+    # a benchmark configures its own process as the CLI does: one XLA device per core
+    # (sweeps shard over them) and float64
+    n_dev = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n_dev}"
     )
-    print(f"{'variant':40s} {'coord-updates/s':>16s} {'x NumPy':>9s}")
-    for name, rate in rows:
-        if rate is None:
-            print(f"{name:40s} {'skipped (torch / pytorch_optimizer not installed)':>26s}")
-        else:
-            print(f"{name:40s} {rate:16.3g} {rate / base:9.1f}")
-    if not args.skip_cli:
-        first, second = end_to_end()
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    kernel, note = ckernel.load()
+    print(
+        f"jax {jax.__version__}, {len(jax.devices())} devices ({jax.default_backend()}), "
+        f"{os.cpu_count()} cores; C kernel: "
+        f"{'OpenMP' if kernel and kernel.openmp else note or 'no OpenMP'}"
+    )
+    methods = ("aida12",) if args.quick else ("adam", "aida12")
+    dtypes = (jnp.float64,) if args.quick else (jnp.float64, jnp.float32)
+    if kernel is not None:
+        for method in methods:
+            err = check_kernel(kernel, method, jnp.float64)
+            print(f"C kernel vs optlab, {method}, {CHECK_STEPS} steps: max rel diff {err:.1e}")
+            if err > 1e-12:
+                sys.exit(f"C kernel disagrees with optlab ({err:.1e} > 1e-12): not timing")
+    t_np = timed(lambda: numpy_aida12(100, 2000), 3)[0]
+    numpy_rate = 100 * 2000 / t_np
+    print(f"NumPy loop, aida12 n=100, 1 config: {numpy_rate:.3g} coord-updates/s")
+    rows = []
+    for method in methods:
+        for n in (100,) if args.quick else (100, 10_000):
+            for dtype in dtypes:
+                for c in (int(v) for v in args.configs.split(",")):
+                    if n * c > 1e7:
+                        continue
+                    rows.append(sweep_row(kernel, method, n, c, args.steps, dtype, args.repeats))
+    print_rows(rows, numpy_rate)
+    split = single_config_split("aida12", 100, args.steps, args.repeats)
+    for name, (fixed, per_step) in split.items():
         print(
-            f"optlab run fun5 --p 1 --q 2 end to end: {first:.2f} s (first), "
-            f"{second:.2f} s (cached)"
+            f"single config, {name:10s}: {fixed * 1e3:7.2f} ms per call + "
+            f"{per_step * 1e6:7.3f} us per step ({100 / per_step:.3g} coord-updates/s)"
         )
+    if not args.skip_cli:
+        times = end_to_end()
+        print("optlab run fun5 --p 1 --q 2 end to end: " + ", ".join(f"{t:.2f} s" for t in times))
 
 
 if __name__ == "__main__":
