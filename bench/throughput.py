@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from optlab.cli._process import configure_process
+
+configure_process()  # a script owns its process: host devices, float64, compilation cache
 sys.path.insert(0, str(Path(__file__).parent))
 import ckernel  # noqa: E402
 

@@ -4,10 +4,14 @@ Public API (imported lazily, so ``optlab --help`` does not load JAX)::
 
     from optlab import api, RunConfig
     result = api.run(RunConfig(problem="fun5", hyper=(("p", (1.0,)), ("q", (2.0,)))))
+    result.save("runs/fun5")  # only now is anything written
 
-    from optlab import make_sweep, get_optimizer, get_problem
+    from optlab import make_sweep, get_optimizer, get_problem, float64
+    with float64():  # the low-level runner in float64, without switching the whole process
+        trace = make_run(get_problem("fun5", dim=10), get_optimizer("adam"), steps=100)
     import optlab.optax   # every optimizer as an optax.GradientTransformation
 
+Importing optlab changes no JAX setting, environment variable or cache folder.
 Writing a plug-in (an optimizer or problem file loaded with ``--plugin``): ``Optimizer``,
 ``OptimizerEntry`` and ``STATE_ROLES`` from here, the numerical helpers from
 :mod:`optlab.optim_utils`, ``Problem`` and ``ProblemEntry`` from ``problems``;
@@ -26,6 +30,7 @@ _LAZY = {
     "make_sweep": ("optlab.runner", "make_sweep"),
     "make_run": ("optlab.runner", "make_run"),
     "UsageError": ("optlab.errors", "UsageError"),
+    "float64": ("optlab._jax", "float64"),
     "OptimizerEntry": ("optlab.optimizers._entry", "OptimizerEntry"),
     "STATE_ROLES": ("optlab.optimizers._entry", "STATE_ROLES"),
     "with_plugins": ("optlab.registry", "with_plugins"),

@@ -1,13 +1,14 @@
 """Config -> result. The only module the CLI calls for work.
 
 ``run(config)`` resolves names, validates every value (raising UsageError before anything
-is computed or written), runs each optimizer's grid as compiled sweeps, writes the tables,
-figure and manifest, and returns them.
+is computed), runs each optimizer's grid as compiled sweeps in float64 (a scoped setting:
+the caller's JAX configuration is left alone) and returns the tables and the manifest.
+It writes nothing: ``result.save(out_dir)`` writes the CSV files, figures and
+``manifest.json`` (the CLI calls it).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from optlab import labels, registry
-from optlab._jax import jax
+from optlab._jax import float64
 from optlab.config import RunConfig, TrajectoryConfig
 from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
@@ -40,13 +41,51 @@ class Planned:
 
 @dataclass
 class RunResult:
+    """What ``run`` and ``trajectory`` computed; nothing is on disk until :meth:`save`."""
+
     config: RunConfig
-    trace: object  # DataFrame
-    runs: object  # DataFrame
-    summary: object  # DataFrame
-    manifest: dict
-    out_dir: Path
+    trace: object  # DataFrame (trace.csv)
+    runs: object  # DataFrame (runs.csv)
+    summary: object  # DataFrame (summary.csv)
+    manifest: dict  # manifest.json; the CLI adds its resolved options under "cli"
+    problem: object  # the Problem record (figures: its metrics and tags)
+    landscape: dict | None = None  # trajectory: the loss on a mesh, for the contour plot
+    out_dir: Path | None = None  # where save() wrote, once it has
     paths: list[Path] = field(default_factory=list)
+
+    def tables(self) -> dict:
+        return {"trace": self.trace, "runs": self.runs, "summary": self.summary}
+
+    def figures(self) -> tuple[dict, dict]:
+        """({name: Figure}, {name: animation frames}), drawn from the tables."""
+        from optlab.plots.curves import figures_for
+
+        problem = self.problem
+        figures = figures_for(self.trace, problem.metrics, log_log="loglog" in problem.tags)
+        animations = {}
+        if self.landscape is not None:
+            figures["trajectory"], animations = _trajectory_figures(
+                problem, self.landscape, self.trace, self.config
+            )
+        return figures, animations
+
+    def save(self, out_dir: str | Path | None = None, overwrite: bool | None = None):
+        """Write the tables (CSV), figures (PNG, GIF) and manifest.json; return the paths.
+
+        ``out_dir`` defaults to ``config.out``, else ``runs/<command>-<problem>-<time>``;
+        ``overwrite`` to ``config.overwrite``. A non-empty folder without ``overwrite`` is
+        a UsageError and nothing is written."""
+        if out_dir is None:
+            out_dir = self.config.out
+        if overwrite is None:
+            overwrite = self.config.overwrite
+        kind = self.manifest.get("kind", "run")
+        path = Path(out_dir) if out_dir else outputs.default_out_dir(kind, self.problem.name)
+        outputs.check_out_dir(path, overwrite)
+        figures, animations = self.figures()
+        self.paths = outputs.write_outputs(path, self.tables(), figures, self.manifest, animations)
+        self.out_dir = path
+        return self.paths
 
 
 # ---- resolving names and values ---------------------------------------------------------
@@ -119,15 +158,7 @@ def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
 
 
 # ---- running ----------------------------------------------------------------------------
-class _CompileClock:
-    """Sums JAX's compile-duration events while active."""
-
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __call__(self, event: str, duration: float, **kwargs) -> None:
-        if "compil" in event:
-            self.seconds += duration
+_CompileClock = outputs.CompileClock  # the old private name, until every caller moved
 
 
 MAX_TRACE_ROWS = 200_000  # default recording keeps trace.csv about this long
@@ -161,6 +192,7 @@ class _Collector:
         self.xs: list = []
         self.extras: dict[str, list] = {}
         self.steps = None
+        self.traced: dict[int, int] = {}  # plan index -> programs traced (compilations)
 
     def add(self, plan: Planned, i: int, trace, j: int) -> None:
         self.steps = trace.step
@@ -187,23 +219,49 @@ class _Collector:
 
 
 def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
-    """``optlab run``: every optimizer's grid on the problem; tables, curves, manifest."""
+    """``optlab run``: every optimizer's grid on the problem (tables and manifest; call
+    ``save()`` on the result to write them with the figures)."""
     return _run(config, progress, command="run")
 
 
 def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | None = None):
-    """``optlab trajectory``: a run on a 2-D problem plus its paths over the loss landscape
-    (``trajectory.png``) and, with ``config.gif``, an animation (``trajectory.gif``)."""
+    """``optlab trajectory``: a run on a 2-D problem plus the loss landscape its paths are
+    drawn over; ``save()`` writes ``trajectory.png`` and, with ``config.gif``, an animation
+    (``trajectory.gif``)."""
     return _run(config, progress, command="trajectory", two_d=True)
 
 
 def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
-    with registry.with_plugins(config.plugins):
+    with float64(), registry.with_plugins(config.plugins):
         return _run_in_scope(config, progress, command=command, two_d=two_d)
 
 
 def _run_in_scope(config, progress, *, command: str, two_d: bool) -> RunResult:
     t_start = time.perf_counter()
+    with float64(), outputs.CompileClock() as clock:
+        problem, plans, log_every = _validate(config, two_d)
+        runs = _sweep_all(config, problem, plans, log_every, progress)
+        divs, x_all = np.asarray(runs.divs), runs.positions()
+        trace_df = frames.trace_frame(
+            problem.name, runs.metas, runs.steps, runs.stacked(), divs, x_all, runs.extras
+        )
+        runs_df = frames.runs_frame(trace_df, divs, config.steps, _success(problem, x_all, divs))
+        summary_df = frames.summary_frame(runs_df)
+        land = None
+        if two_d:
+            from optlab.landscape import landscape_for
+
+            land = landscape_for(problem, trace_df, config.resolution)
+        env = outputs.environment()
+    manifest = _manifest(config, problem, plans, log_every, runs.traced, env)
+    manifest["kind"] = command
+    manifest["wall_s"] = round(time.perf_counter() - t_start, 3)
+    manifest["compile_s"] = round(clock.seconds, 3)
+    return RunResult(config, trace_df, runs_df, summary_df, manifest, problem, land)
+
+
+def _validate(config, two_d: bool):
+    """(problem, plans, log_every), or a UsageError before anything is computed."""
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
     if config.schedule not in ("constant", "inv_sqrt"):
@@ -225,69 +283,48 @@ def _run_in_scope(config, progress, *, command: str, two_d: bool) -> RunResult:
         dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
         raise UsageError(f"the run {dup!r} is asked for twice")
     check_dtype(config.dtype, plans, problem)
+    if config.out:  # a folder save() would refuse: say so now, not after the work
+        outputs.check_out_dir(Path(config.out), config.overwrite)
     n_runs = sum(len(p.grid) for p in plans) * config.seeds
-    log_every = config.log_every or default_log_every(config.steps, n_runs)
-    out_dir = Path(config.out) if config.out else outputs.default_out_dir(command, problem.name)
-    outputs.check_out_dir(out_dir, config.overwrite)
+    return problem, plans, config.log_every or default_log_every(config.steps, n_runs)
 
+
+def _sweep_all(config, problem, plans, log_every, progress) -> _Collector:
+    """Every optimizer's grid as compiled sweeps (one per integer-exponent group)."""
     dtype = DTYPES[config.dtype]
     seeds = np.arange(config.seeds)
     record_x = config.record_x or problem.dim <= 2  # 1-D and 2-D paths are always kept
     total = float(sum(len(p.grid) for p in plans))
     done = 0.0
     runs = _Collector(seeds)
-    clock = _CompileClock()
-    jax.monitoring.register_event_duration_secs_listener(clock)
-    try:
-        for plan in plans:
-            results = {}
-            for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
-                sweep = make_sweep(
-                    problem,
-                    plan.opt,
-                    steps=config.steps,
-                    log_every=log_every,
-                    record_x=record_x,
-                    fixed=fixed,
-                    dtype=dtype,
-                    schedule=config.schedule,
-                    diagnostics=_diagnostics(plan, config.diagnostics),
-                )
-                hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
-                tick = _ticker(progress, done, len(idx), total)
-                trace = sweep.run(hyper, seeds, config.root_seed, tick)
-                done += len(idx)
-                results.update({i: (trace, j) for j, i in enumerate(idx)})
-            for i in range(len(plan.grid)):
-                runs.add(plan, i, *results[i])
-    finally:
-        jax.monitoring.unregister_event_duration_listener(clock)
-    divs, x_all = np.asarray(runs.divs), runs.positions()
-    trace_df = frames.trace_frame(
-        problem.name, runs.metas, runs.steps, runs.stacked(), divs, x_all, runs.extras
-    )
-    success = _success(problem, x_all, divs)
-    runs_df = frames.runs_frame(trace_df, divs, config.steps, success)
-    summary_df = frames.summary_frame(runs_df)
-    from optlab.plots.curves import figures_for
-
-    figures = figures_for(trace_df, problem.metrics, log_log="loglog" in problem.tags)
-    animations = {}
-    if two_d:
-        figures["trajectory"], animations = _trajectory_figures(problem, trace_df, config)
-    manifest = _manifest(
-        config, problem, plans, log_every, seeds, time.perf_counter() - t_start, clock.seconds
-    )
-    tables = {"trace": trace_df, "runs": runs_df, "summary": summary_df}
-    paths = outputs.write_outputs(out_dir, tables, figures, manifest, animations)
-    return RunResult(config, trace_df, runs_df, summary_df, manifest, out_dir, paths)
+    for k, plan in enumerate(plans):
+        results = {}
+        for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
+            sweep = make_sweep(
+                problem,
+                plan.opt,
+                steps=config.steps,
+                log_every=log_every,
+                record_x=record_x,
+                fixed=fixed,
+                dtype=dtype,
+                schedule=config.schedule,
+                diagnostics=_diagnostics(plan, config.diagnostics),
+            )
+            hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
+            tick = _ticker(progress, done, len(idx), total)
+            trace = sweep.run(hyper, seeds, config.root_seed, tick)
+            runs.traced[k] = runs.traced.get(k, 0) + sweep.traces
+            done += len(idx)
+            results.update({i: (trace, j) for j, i in enumerate(idx)})
+        for i in range(len(plan.grid)):
+            runs.add(plan, i, *results[i])
+    return runs
 
 
-def _trajectory_figures(problem, trace_df, config):
-    from optlab.landscape import landscape_for
+def _trajectory_figures(problem, land, trace_df, config):
     from optlab.plots import trajectories
 
-    land = landscape_for(problem, trace_df, config.resolution)
     title = f"{problem.name}: {config.steps} steps"
     fig = trajectories.paths_figure(land, trace_df, title)
     anims = {}
@@ -314,51 +351,11 @@ def _success(problem, x_all, divs):
     return ok & (divs < 0)
 
 
-def _git_hash() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
+versions = outputs.versions  # kept here for callers of the old names
+environment = outputs.environment
 
 
-def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in (
-        "optlab",
-        "jax",
-        "jaxlib",
-        "numpy",
-        "optax",
-        "pandas",
-        "matplotlib",
-        "typer",
-        "rich",
-    ):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def environment() -> dict:
-    return {
-        "versions": versions(),
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "x64": bool(jax.config.jax_enable_x64),
-        "compilation_cache": jax.config.jax_compilation_cache_dir,
-        "git": _git_hash(),
-    }
-
-
-def _manifest(config, problem, plans, log_every, seeds, wall, compile_s) -> dict:
+def _manifest(config, problem, plans, log_every, traced, env) -> dict:
     return {
         "command": config.command or " ".join(sys.argv),
         "config": config.to_dict(),
@@ -381,18 +378,17 @@ def _manifest(config, problem, plans, log_every, seeds, wall, compile_s) -> dict
                 "grid_points": len(p.grid),
                 "varied": list(p.grid.varied),
                 "programs": len(p.grid.integer_groups(p.entry.integer_hypers)),
+                "traced": traced.get(k, 0),
             }
-            for p in plans
+            for k, p in enumerate(plans)
         ],
         "steps": config.steps,
         "log_every": log_every,
-        "seeds": [int(s) for s in seeds],
+        "seeds": list(range(config.seeds)),
         "root_seed": config.root_seed,
         "dtype": config.dtype,
         "plugins": registry.plugin_sources(),
-        **environment(),
-        "wall_s": round(wall, 3),
-        "compile_s": round(compile_s, 3),
+        **env,
     }
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from optlab import api, registry
 from optlab import stability as st
-from optlab._jax import jax, jnp
+from optlab._jax import in_float64, jax, jnp
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.io import outputs
@@ -391,6 +391,7 @@ def _start_nonlinearity(res, verdict, d: int) -> float:
     return worst
 
 
+@in_float64  # the caller's JAX settings are left alone
 def stability(
     config: StabilityConfig, progress: Callable[[float], None] | None = None
 ) -> StabilityResult:

@@ -6,11 +6,37 @@ can assert on exactly what the library received.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+from optlab.errors import UsageError
+
+
+def _tuples(value):
+    """JSON lists back to the tuples a frozen config holds (nested: hyper, options)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+class _FromDict:
+    """``to_dict`` and its inverse, so a manifest's "config" rebuilds the same config."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, **changes):
+        """The config ``to_dict`` (through JSON) produced, with ``changes`` applied; a key
+        this version does not know is a UsageError."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UsageError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}")
+        return cls(**{**{k: _tuples(v) for k, v in data.items()}, **changes})
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_FromDict):
     """``optlab run``. ``problem`` and each of ``optimizers`` may carry ``[key=value,...]``
     settings (lists inside brackets make a per-optimizer grid). ``hyper`` holds the values
     given for every optimizer (shortcuts such as ``--lr`` and ``--hp``); all value lists form a
@@ -33,9 +59,6 @@ class RunConfig:
     command: str = ""  # the command line, for the manifest
     plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class TrajectoryConfig(RunConfig):
@@ -49,7 +72,7 @@ class TrajectoryConfig(RunConfig):
 
 
 @dataclass(frozen=True)
-class StabilityConfig:
+class StabilityConfig(_FromDict):
     """``optlab stability``: the Jacobian of one optimizer's step map at a minimiser of the
     problem, over a grid of its hyperparameters (``hyper``: shortcuts and ``--hp``; value
     lists form a cross product). ``state`` overrides fixed-point state leaves (e.g.
@@ -73,6 +96,3 @@ class StabilityConfig:
     overwrite: bool = False
     command: str = ""
     plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
-
-    def to_dict(self) -> dict:
-        return asdict(self)

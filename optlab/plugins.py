@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optlab._jax import float64
 from optlab.errors import UsageError
 from optlab.optimizers._entry import STATE_ROLES, OptimizerEntry
 from optlab.types import Optimizer
@@ -156,7 +157,8 @@ def check_optimizer(entry: OptimizerEntry, origin: str) -> None:
     if not callable(entry.make):
         raise UsageError(f"{where}: make must be a function returning an optlab.Optimizer")
     try:
-        opt = entry.make()
+        with float64():  # the lab computes in float64 (a scoped setting)
+            opt = entry.make()
     except Exception as err:  # noqa: BLE001
         raise UsageError(f"{where}: make() failed: {type(err).__name__}: {err}") from None
     if not isinstance(opt, Optimizer):
@@ -199,7 +201,8 @@ def check_problem(entry: ProblemEntry, origin: str) -> None:
     for alias in entry.aliases:
         _check_id("problem alias", alias, origin)
     try:
-        problem = entry.make()
+        with float64():
+            problem = entry.make()
     except Exception as err:  # noqa: BLE001
         raise UsageError(f"{where}: make() failed: {type(err).__name__}: {err}") from None
     if not isinstance(problem, Problem):

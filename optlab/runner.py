@@ -20,14 +20,13 @@ No I/O, no pandas, no matplotlib.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 
-from optlab._jax import jax, jnp
+from optlab._jax import jax, jnp, x64_enabled
 from optlab.metrics import all_finite, make_metrics
 from optlab.types import Optimizer, Trace
 
@@ -37,7 +36,6 @@ CHUNK_ELEMENTS = 100_000  # configurations x dimension per piece of the grid
 SCHEDULES = ("constant", "inv_sqrt")
 PROGRESS_CALLS = 20  # most calls per piece (progress-bar resolution)
 WORK_PER_CALL = 5e7  # coordinate-updates worth a separate call
-TRACES: Counter = Counter()  # name -> times a sweep program was traced (tests count compiles)
 
 
 class Carry(NamedTuple):
@@ -110,7 +108,8 @@ class Sweep:
         self.n_blocks = self.n_full + (1 if self.rem else 0)
         self.blocks_per_call = blocks_per_call  # None: chosen from the size of the run
         self.devices = devices if devices is not None else jax.devices()
-        self._compiled: dict[bool, tuple] = {}
+        self._compiled: dict[bool, tuple] = {}  # this sweep's jitted programs, per layout
+        self.traces = 0  # times the step program was traced (one per compilation)
 
     # ---- one run -------------------------------------------------------------------
     def _hyper(self, h):
@@ -202,7 +201,7 @@ class Sweep:
         return lax.scan(body, c, None, length=length)[0]
 
     def _chunk_one(self, c: Carry, h, skey, first_block, per_call: int):
-        TRACES[self.opt.name] += 1
+        self.traces += 1
         h = self._hyper(h)
         branches = [lambda c: self._block(c, h, skey, self.log_every)]
         if self.rem:
@@ -256,7 +255,16 @@ class Sweep:
         return size
 
     def run(self, hyper, seeds, root_seed: int = 0, progress: Callable | None = None) -> Trace:
-        """hyper: a Hyper of arrays of shape (G,); seeds: ints (S,). Returns Trace[G, S, R]."""
+        """hyper: a Hyper of arrays of shape (G,); seeds: ints (S,). Returns Trace[G, S, R].
+
+        A float64 sweep needs 64-bit JAX: call it inside ``with optlab.float64():`` (build
+        the problem there too, so x0 is not rounded to float32 first) or enable
+        ``jax_enable_x64``; ``api.run`` does the former itself."""
+        if self.dtype == jnp.float64 and not x64_enabled():
+            raise RuntimeError(
+                "a float64 sweep needs 64-bit JAX: run it (and get_problem) inside "
+                "`with optlab.float64():`, or pass dtype=numpy.float32"
+            )
         hyper = jax.tree_util.tree_map(lambda v: jnp.asarray(v, self.dtype), hyper)
         n_grid = int(jax.tree_util.tree_leaves(hyper)[0].shape[0])
         seeds = np.asarray(seeds, dtype=np.int64)

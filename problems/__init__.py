@@ -9,7 +9,6 @@ A plug-in writes its problems with the public ``Problem`` and ``ProblemEntry`` f
 
 from __future__ import annotations
 
-import optlab._jax  # noqa: F401  (float64 on before any array exists)
 from problems import andrei, classic2d, online, quadratic, stochastic
 from problems.spec import Problem, ProblemEntry
 

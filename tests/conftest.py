@@ -1,4 +1,8 @@
-"""Shared test setup: float64 on (via optlab._jax), strict dtype promotion for our code.
+"""Shared test setup: the test process is configured like the ``optlab`` command's (float64,
+host devices; no compilation cache), and strict dtype promotion holds for our code.
+
+Importing optlab configures nothing (tests/test_library.py checks that in a fresh process),
+so the test process does it here, before JAX is imported.
 
 optax itself does not run under strict promotion; wrap calls into it in
 ``with jax.numpy_dtype_promotion("standard"):``.
@@ -10,10 +14,12 @@ import os
 
 os.environ.setdefault("OPTLAB_CACHE_DIR", "off")
 
+from optlab.cli._process import configure_process  # noqa: E402
+
+configure_process()
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
-
-import optlab._jax  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)

@@ -12,11 +12,7 @@ from optlab import checks
 from optlab.optimizers import entries
 
 IDS = sorted(entries())
-QUICK = {"adam", "aida_pq", "ladam", "signsgd", "amsgrad", "adabound", "fromage", "sgd"}
-# rows that fail today, reported honestly by `optlab check`: optax.inject_hyperparams turns
-# the structural integer option k into an array (the optax export is being fixed to keep
-# structural options out of the numeric signature)
-KNOWN_FAILURES = {("aida_k", "inject"), ("laida", "inject")}
+QUICK = {"adam", "aida_pq", "aida_k", "ladam", "signsgd", "amsgrad", "adabound", "fromage", "sgd"}
 
 
 def _param(oid):
@@ -27,17 +23,8 @@ def _param(oid):
 def test_optimizer_keeps_the_contract(oid):
     rows = checks.check_entry(entries()[oid])
     assert [r.key for r in rows] == list(checks.CHECKS)
-    failed = [r for r in rows if not r.passed and (oid, r.key) not in KNOWN_FAILURES]
+    failed = [r for r in rows if not r.passed]
     assert not failed, failed
-
-
-@pytest.mark.parametrize(("oid", "row"), sorted(KNOWN_FAILURES))
-@pytest.mark.xfail(strict=True, reason="inject_hyperparams passes the structural k as an array")
-def test_known_failures_still_fail(oid, row):
-    """When the optax export is fixed this XPASSes (strict): remove the pair from
-    KNOWN_FAILURES then."""
-    (result,) = checks.check_entry(entries()[oid], only={row})
-    assert result.passed, result.detail
 
 
 @pytest.mark.parametrize("oid", IDS)

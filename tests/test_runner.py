@@ -91,11 +91,9 @@ def test_grid_point_equals_a_separate_run():
 def test_lr_grid_compiles_once():
     p = get_problem("fun5", dim=10)
     opt = entries()["adam"].make()
-    before = runner.TRACES["adam"]
-    runner.make_sweep(p, opt, steps=50, log_every=5).run(
-        batch(opt.hyper, learning_rate=[1e-3, 1e-2, 1e-1]), [0]
-    )
-    assert runner.TRACES["adam"] - before == 1
+    sweep = runner.make_sweep(p, opt, steps=50, log_every=5)
+    sweep.run(batch(opt.hyper, learning_rate=[1e-3, 1e-2, 1e-1]), [0])
+    assert sweep.traces == 1
 
 
 def test_divergence_is_data():

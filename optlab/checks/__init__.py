@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from optlab._jax import in_float64
 from optlab.checks import _rows
 from optlab.checks._lab import TREE_X0, Failed, Lab, tree_as
 from optlab.errors import UsageError
@@ -89,6 +90,7 @@ def run_row(lab: Lab, key: str, fn: Callable[[Lab], str]) -> Row:
         return Row(key, ROWS[key], False, _error_text(err))
 
 
+@in_float64  # a library entry point: the caller's JAX settings are left alone
 def check_entry(entry, reference: Callable | None = None, only=None) -> list[Row]:
     """Every row of the contract for one ``OptimizerEntry`` (``only``: a subset of keys)."""
     lab = Lab(entry)

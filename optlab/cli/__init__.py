@@ -10,9 +10,11 @@ import typer
 from optlab.cli import check as _check
 from optlab.cli import info as _info
 from optlab.cli import list_ as _list
+from optlab.cli import rerun as _rerun
 from optlab.cli import run as _run
 from optlab.cli import stability as _stability
 from optlab.cli import trajectory as _trajectory
+from optlab.cli._process import configure_process
 
 app = typer.Typer(
     name="optlab",
@@ -21,8 +23,18 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _process_settings() -> None:
+    """Runs before every command: the command line owns its process (float64, devices,
+    compilation cache); importing optlab as a library never does this."""
+    configure_process()
+
+
 app.command("run", help=_run.HELP, rich_help_panel="Run")(_run.run)
 app.command("trajectory", help=_trajectory.HELP, rich_help_panel="Run")(_trajectory.trajectory)
+app.command("rerun", help=_rerun.HELP, rich_help_panel="Run")(_rerun.rerun)
 app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 app.command("stability", help=_stability.HELP, rich_help_panel="Analyse")(_stability.stability)

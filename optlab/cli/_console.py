@@ -9,13 +9,16 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 out = Console()  # tables and results
 err = Console(stderr=True)  # messages and progress
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr and exit ``code``; the message is printed literally (a ``[`` the
+    user typed, as in ``adam[b1=0]``, is not taken for markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -20,9 +20,45 @@ SHORTCUTS = {
     "q": "q",
 }
 
+# Each option shared by several commands is declared once here; the defaults live in the
+# config dataclasses (optlab.config), e.g. ``steps: Steps = RunConfig.steps``.
 Values = Annotated[
     str | None,
     typer.Option(help="A value, a comma list a,b,c (a grid axis) or a range start:stop:num."),
+]
+Lr = Annotated[str | None, typer.Option("--lr", "--eta", help="Learning rate(s).")]
+Opts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--opt", "-o", help="Optimizer id, or 'id[key=value,...]' (repeatable; default aida_pq)."
+    ),
+]
+Dim = Annotated[int | None, typer.Option(help="Problem dimension (Andrei suite: default 100).")]
+Steps = Annotated[int, typer.Option(help="Optimizer steps.")]
+LogEvery = Annotated[
+    int | None,
+    typer.Option(
+        help="Record every N steps (default: about 1000 records per run, fewer for many runs)."
+    ),
+]
+Seeds = Annotated[int, typer.Option(help="Number of seeds 0..N-1 (vmapped).")]
+RootSeed = Annotated[int, typer.Option(help="Root of the random keys.")]
+RecordX = Annotated[
+    bool,
+    typer.Option(
+        "--record-x",
+        help="Write the iterates x_0.. to trace.csv (always for 1-D and 2-D problems).",
+    ),
+]
+Schedule = Annotated[
+    str,
+    typer.Option(
+        help="Learning-rate schedule for every optimizer: constant or inv_sqrt (lr/sqrt(t))."
+    ),
+]
+Diagnostics = Annotated[
+    bool,
+    typer.Option("--diagnostics", help="Effective step sizes and the S1/S2 sums as trace columns."),
 ]
 Out = Annotated[
     str | None,
@@ -37,6 +73,11 @@ HpList = Annotated[
     list[str] | None,
     typer.Option("--hp", help="Any hyperparameter: name=v1,v2,... (repeatable)."),
 ]
+
+
+def shortcut_values(lr, b1, b2, eps, mu, p, q) -> dict[str, str | None]:
+    """The shortcut flags by name, for :func:`hyper_values`."""
+    return {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q}
 
 
 def hyper_values(shortcuts: dict[str, str | None], hp: list[str] | None) -> dict[str, list[float]]:

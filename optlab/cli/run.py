@@ -12,8 +12,28 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
-from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values, hyper_values
+from optlab.cli._options import (
+    Diagnostics,
+    Dim,
+    Dtype,
+    HpList,
+    Json,
+    LogEvery,
+    Lr,
+    Opts,
+    Out,
+    Overwrite,
+    RecordX,
+    RootSeed,
+    Schedule,
+    Seeds,
+    Steps,
+    Values,
+    hyper_values,
+    shortcut_values,
+)
 from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import RunConfig
 
@@ -131,20 +151,14 @@ def best_per_optimizer(result) -> Table | None:
     return table
 
 
+@configurable
 @guarded
 def run(
     problem: Annotated[
         str, typer.Argument(help="Problem id or alias, e.g. fun5, tridia, 'quadratic[gamma=10]'.")
     ],
-    opt: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--opt",
-            "-o",
-            help="Optimizer id, or 'id[key=value,...]' (repeatable; default aida_pq).",
-        ),
-    ] = None,
-    lr: Annotated[str | None, typer.Option("--lr", "--eta", help="Learning rate(s).")] = None,
+    opt: Opts = None,
+    lr: Lr = None,
     b1: Values = None,
     b2: Values = None,
     eps: Values = None,
@@ -152,47 +166,24 @@ def run(
     p: Values = None,
     q: Values = None,
     hp: HpList = None,
-    dim: Annotated[
-        int | None, typer.Option(help="Problem dimension (Andrei suite: default 100).")
-    ] = None,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 10_000,
-    log_every: Annotated[
-        int | None,
-        typer.Option(
-            help="Record every N steps (default: about 1000 records per run, fewer for many runs)."
-        ),
-    ] = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds 0..N-1 (vmapped).")] = 1,
-    root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,
-    record_x: Annotated[
-        bool,
-        typer.Option(
-            "--record-x",
-            help="Write the iterates x_0.. to trace.csv (always for 1-D and 2-D problems).",
-        ),
-    ] = False,
-    schedule: Annotated[
-        str,
-        typer.Option(
-            help="Learning-rate schedule for every optimizer: constant or inv_sqrt (lr/sqrt(t))."
-        ),
-    ] = "constant",
-    diagnostics: Annotated[
-        bool,
-        typer.Option(
-            "--diagnostics", help="Effective step sizes and the S1/S2 sums as trace columns."
-        ),
-    ] = False,
-    out_dir: Out = None,
-    overwrite: Overwrite = False,
-    dtype: Dtype = "float64",
+    dim: Dim = None,
+    steps: Steps = RunConfig.steps,
+    log_every: LogEvery = RunConfig.log_every,
+    seeds: Seeds = RunConfig.seeds,
+    root_seed: RootSeed = RunConfig.root_seed,
+    record_x: RecordX = RunConfig.record_x,
+    schedule: Schedule = RunConfig.schedule,
+    diagnostics: Diagnostics = RunConfig.diagnostics,
+    out_dir: Out = RunConfig.out,
+    overwrite: Overwrite = RunConfig.overwrite,
+    dtype: Dtype = RunConfig.dtype,
     json_out: Json = False,
     plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
         opt,
-        {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q},
+        shortcut_values(lr, b1, b2, eps, mu, p, q),
         hp,
         dim,
         steps=steps,
@@ -210,7 +201,13 @@ def run(
     from optlab import api  # JAX is imported here, not at `optlab --help`
 
     result = with_progress(partial(api.run, config), "running", err.is_terminal and not json_out)
-    paths = [str(p) for p in result.paths]
+    result.manifest["cli"] = resolved_options()
+    report(result, json_out)
+
+
+def report(result, json_out: bool, best: bool = True) -> None:
+    """Save a run's result and print its tables, timing and every path written."""
+    paths = [str(p) for p in result.save()]
     if json_out:
         print_json(
             {
@@ -221,9 +218,9 @@ def run(
         )
         return
     out.print(summary_table(result))
-    best = best_per_optimizer(result)
-    if best is not None:
-        out.print(best)
+    table = best_per_optimizer(result) if best else None
+    if table is not None:
+        out.print(table)
     m = result.manifest
     err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from optlab.cli._config import configurable
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_values
 from optlab.cli._plugins import PluginFiles, plugin_paths
@@ -198,6 +199,7 @@ def agreement_lines(result) -> list[str]:
     return lines
 
 
+@configurable  # --config FILE.toml (optlab.cli._config)
 @guarded
 def stability(
     problem: Annotated[

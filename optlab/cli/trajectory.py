@@ -7,10 +7,22 @@ from typing import Annotated
 
 import typer
 
-from optlab.cli._console import err, guarded, out, print_json, with_progress
-from optlab.cli._options import Dtype, HpList, Json, Out, Overwrite, Values
+from optlab.cli._config import configurable, resolved_options
+from optlab.cli._console import err, guarded, with_progress
+from optlab.cli._options import (
+    Dtype,
+    HpList,
+    Json,
+    Lr,
+    Opts,
+    Out,
+    Overwrite,
+    Steps,
+    Values,
+    shortcut_values,
+)
 from optlab.cli._plugins import PluginFiles, plugin_paths
-from optlab.cli.run import build_config, summary_table
+from optlab.cli.run import build_config, report
 from optlab.config import TrajectoryConfig
 
 HELP = """Run optimizers on a 2-D problem and draw their paths over the loss landscape.
@@ -23,13 +35,12 @@ Examples:
 """
 
 
+@configurable
 @guarded
 def trajectory(
     problem: Annotated[str, typer.Argument(help="A 2-D problem id, e.g. rosenbrock, beale.")],
-    opt: Annotated[
-        list[str] | None, typer.Option("--opt", "-o", help="Optimizer id or 'id[key=value,...]'.")
-    ] = None,
-    lr: Annotated[str | None, typer.Option("--lr", "--eta", help="Learning rate(s).")] = None,
+    opt: Opts = None,
+    lr: Lr = None,
     b1: Values = None,
     b2: Values = None,
     eps: Values = None,
@@ -37,22 +48,30 @@ def trajectory(
     p: Values = None,
     q: Values = None,
     hp: HpList = None,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 500,
-    log_every: Annotated[int | None, typer.Option(help="Record every N steps.")] = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds (the first is drawn).")] = 1,
-    gif: Annotated[bool, typer.Option("--gif", help="Also write trajectory.gif.")] = False,
-    frames: Annotated[int, typer.Option(help="GIF frames.")] = 60,
-    resolution: Annotated[int, typer.Option(help="Mesh points per axis.")] = 200,
-    out_dir: Out = None,
-    overwrite: Overwrite = False,
-    dtype: Dtype = "float64",
+    steps: Steps = TrajectoryConfig.steps,
+    log_every: Annotated[
+        int | None, typer.Option(help="Record every N steps (default: steps / 500).")
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option(help="Number of seeds (the first is drawn).")
+    ] = TrajectoryConfig.seeds,
+    gif: Annotated[
+        bool, typer.Option("--gif", help="Also write trajectory.gif.")
+    ] = TrajectoryConfig.gif,
+    frames: Annotated[int, typer.Option(help="GIF frames.")] = TrajectoryConfig.frames,
+    resolution: Annotated[
+        int, typer.Option(help="Mesh points per axis.")
+    ] = TrajectoryConfig.resolution,
+    out_dir: Out = TrajectoryConfig.out,
+    overwrite: Overwrite = TrajectoryConfig.overwrite,
+    dtype: Dtype = TrajectoryConfig.dtype,
     json_out: Json = False,
     plugin: PluginFiles = None,
 ) -> None:
     base = build_config(
         problem,
         opt,
-        {"lr": lr, "b1": b1, "b2": b2, "eps": eps, "mu": mu, "p": p, "q": q},
+        shortcut_values(lr, b1, b2, eps, mu, p, q),
         hp,
         None,
         steps=steps,
@@ -72,17 +91,5 @@ def trajectory(
     result = with_progress(
         partial(api.trajectory, config), "running", err.is_terminal and not json_out
     )
-    paths = [str(p) for p in result.paths]
-    if json_out:
-        print_json(
-            {
-                "out_dir": str(result.out_dir),
-                "paths": paths,
-                "summary": result.summary.to_dict(orient="records"),
-            }
-        )
-        return
-    out.print(summary_table(result))
-    err.print(f"wall {result.manifest['wall_s']:.2f} s", highlight=False)
-    for path in paths:
-        out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    result.manifest["cli"] = resolved_options()
+    report(result, json_out, best=False)

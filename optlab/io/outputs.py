@@ -1,10 +1,21 @@
-"""Write a run's tables and figures; refuse to overwrite earlier results silently."""
+"""What every command shares to save its results (public: ``api`` and ``api_stability``
+both use these, nothing here is private to one command).
+
+- output folders: :func:`default_out_dir`, :func:`check_out_dir` (creates nothing) and
+  :func:`write_outputs` (all files or none);
+- the manifest's common part: :func:`environment` (versions, backend, devices, float64,
+  compilation cache, git hash) and :class:`CompileClock` (seconds spent compiling).
+
+Library calls compute and return; only a result's ``save()`` (which the CLI calls) writes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +47,102 @@ def check_out_dir(path: Path, overwrite: bool) -> Path:
             "or choose another folder"
         )
     return path
+
+
+class CompileClock:
+    """Seconds JAX spent compiling while the ``with`` block ran, each instant counted once.
+
+    JAX reports tracing, lowering, XLA compilation and cache retrieval as separate duration
+    events, some nested in others or concurrent, and a cache hit also reports the compile
+    time it saved; summing the events counted cache hits and overlaps (compile 5.0 s in a
+    4.4 s run). The clock keeps each event's interval and measures their union, so
+    ``seconds`` never exceeds the block's wall time."""
+
+    def __init__(self):
+        self._intervals: list[tuple[float, float]] = []
+        self._start = self._stop = None
+
+    @staticmethod
+    def counts(event: str) -> bool:
+        """Compile work: JAX's compile events and cache reads, never the 'time saved'."""
+        if "compile_time_saved" in event:
+            return False
+        return "/compile/" in event or "cache_retrieval" in event
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        if self.counts(event):
+            end = time.perf_counter()
+            self._intervals.append((end - duration, end))
+
+    def __enter__(self):
+        import jax
+
+        self._start, self._stop = time.perf_counter(), None
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        import jax
+
+        self._stop = time.perf_counter()
+        jax.monitoring.unregister_event_duration_listener(self)
+        return False
+
+    @property
+    def seconds(self) -> float:
+        """The length of the union of the compile intervals inside the block."""
+        lo = self._start if self._start is not None else float("-inf")
+        hi = self._stop if self._stop is not None else time.perf_counter()
+        total, reach = 0.0, lo
+        for a, b in sorted(self._intervals):
+            a, b = max(a, reach), min(b, hi)
+            if b > a:
+                total += b - a
+                reach = b
+        return total
+
+
+def git_hash() -> str | None:
+    """The commit optlab runs from, when it runs from a git checkout."""
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+PACKAGES = ("optlab", "jax", "jaxlib", "numpy", "optax", "pandas", "matplotlib", "typer", "rich")
+
+
+def versions() -> dict:
+    """Python's and each relevant package's version (None: not installed)."""
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def environment() -> dict:
+    """The manifest entries every command records about where it ran (call it inside the
+    computation's float64 scope, so ``x64`` says what the computation used)."""
+    import jax
+
+    return {
+        "versions": versions(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "x64": bool(jax.config.jax_enable_x64),
+        "compilation_cache": jax.config.jax_compilation_cache_dir,
+        "git": git_hash(),
+    }
 
 
 def _json_default(value):
