@@ -315,3 +315,16 @@ def test_readme_plugin_commands_run_as_printed(tmp_path, monkeypatch):
         assert argv[0] == "optlab"
         res = cli.invoke(app, argv[1:])
         assert res.exit_code == 0, (command, res.output)
+
+
+def test_plugins_come_from_a_config_file(tmp_path):
+    config = tmp_path / "lion.toml"
+    config.write_text(
+        f'plugin = ["{LION}", "{ROTATED}"]\nopt = ["lion"]\nsteps = 20\nlr = [0.01, 0.02]\n'
+    )
+    out = tmp_path / "o"
+    res = invoke("run", "rotated_quadratic", "--config", config, "--out", out)
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["path"] for s in manifest["plugins"]] == [str(LION), str(ROTATED)]
+    assert pd.read_csv(out / "runs.csv").label.str.startswith("lion").all()
