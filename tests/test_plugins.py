@@ -328,3 +328,13 @@ def test_plugins_come_from_a_config_file(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["path"] for s in manifest["plugins"]] == [str(LION), str(ROTATED)]
     assert pd.read_csv(out / "runs.csv").label.str.startswith("lion").all()
+
+
+def test_rerun_of_a_plugin_run_gives_the_same_files(tmp_path):
+    first, again = tmp_path / "a", tmp_path / "b"
+    res = invoke("run", "fun5", "--plugin", LION, "--opt", "lion", "--steps", 30, "--out", first)
+    assert res.exit_code == 0, res.output
+    res = invoke("rerun", first / "manifest.json", "--out", again)
+    assert res.exit_code == 0, res.output
+    for name in ("trace.csv", "runs.csv"):
+        assert (first / name).read_bytes() == (again / name).read_bytes()
