@@ -315,6 +315,10 @@ def test_readme_plugin_commands_run_as_printed(tmp_path, monkeypatch):
         assert argv[0] == "optlab"
         res = cli.invoke(app, argv[1:])
         assert res.exit_code == 0, (command, res.output)
+    python = code_blocks(readme_section(), "python")[1]
+    namespace: dict = {}
+    exec(compile(python, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    assert namespace["result"].runs.label.tolist() == ["lion"]
 
 
 def test_plugins_come_from_a_config_file(tmp_path):
