@@ -409,6 +409,7 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
                 "decay": entry.decay,
                 "static": dict(opt.static),
                 "bibtex": entry.bibtex,
+                "plugin": registry.plugin_origin("optimizer", entry.id),
             }
         )
     return rows
@@ -441,6 +442,7 @@ def list_problems(names: list[str] | None = None) -> list[dict]:
                 "tags": sorted(prob.tags),
                 "options": dict(entry.defaults),
                 "reference": prob.reference,
+                "plugin": registry.plugin_origin("problem", entry.id),
             }
         )
     return rows

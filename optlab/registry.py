@@ -76,6 +76,15 @@ def plugin_sources() -> list[dict]:
     return [s.to_dict() for s in active().sources]
 
 
+def plugin_origin(kind: str, rid: str) -> str | None:
+    """The file (or entry point) a plug-in ``kind`` ("optimizer" / "problem") came from;
+    None for a built-in."""
+    for source in active().sources:
+        if rid in (source.optimizers if kind == "optimizer" else source.problems):
+            return source.origin
+    return None
+
+
 def optimizer_table() -> dict[str, OptimizerEntry]:
     return {**entries(), **active().optimizers}
 

@@ -66,7 +66,10 @@ def test_run_with_plugin_optimizer_and_problem(tmp_path):
 def test_list_trajectory_and_stability_accept_plugins(tmp_path):
     listed = invoke("list", "optimizers", "lion", "--plugin", LION, "--json")
     assert listed.exit_code == 0, listed.output
-    assert json.loads(listed.output)[0]["defaults"]["b2"] == 0.99
+    (row,) = json.loads(listed.output)
+    assert row["defaults"]["b2"] == 0.99 and row["plugin"] == str(LION)
+    table = invoke("list", "optimizers", "lion", "adam", "--plugin", LION)
+    assert table.output.count("(plug-in)") == 1  # lion only (the column may wrap it)
     problems = invoke("list", "problems", "--plugin", ROTATED, "--json")
     assert "rotated_quadratic" in [r["id"] for r in json.loads(problems.output)]
     traj = invoke(

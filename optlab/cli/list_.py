@@ -40,6 +40,11 @@ def list_(
         _list(what, names, cite, json_out)
 
 
+def _id_cell(row: dict) -> str:
+    """The id, marked when it comes from a plug-in (JSON: the "plugin" field says which)."""
+    return f"{row['id']} (plug-in)" if row.get("plugin") else row["id"]
+
+
 def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> None:
     from optlab import api
 
@@ -57,7 +62,7 @@ def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> Non
         for r in rows:
             defaults = ", ".join(f"{k}={v:g}" for k, v in r["defaults"].items())
             options = ", ".join(f"{k}={v}" for k, v in r["static"].items())
-            table.add_row(r["id"], r["paper"], defaults, r["eps"], r["decay"], options)
+            table.add_row(_id_cell(r), r["paper"], defaults, r["eps"], r["decay"], options)
         out.print(table)
     elif what in ("problems", "problem"):
         rows = api.list_problems(names)
@@ -70,7 +75,7 @@ def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> Non
         for r in rows:
             fs = "-" if r["f_star"] is None else f"{r['f_star']:.10g}"
             table.add_row(
-                r["id"],
+                _id_cell(r),
                 ", ".join(r["aliases"]),
                 str(r["dim"]),
                 r["x0"],
