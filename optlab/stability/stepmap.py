@@ -234,15 +234,20 @@ def layout_of(problem, opt, x_star, hyper=None, state_overrides=None, state_role
     return StepMap(problem, opt, h, x_star, overrides, BIAS_FREE_COUNT, state_roles).layout
 
 
+PROBE_STEPS = 30  # steps of each probe trajectory of infer_roles
+PROBE_SCALES = (1e-6, 1e-2, 1.0)  # sizes of the random kicks in x, relative to max(|x*|, 1)
+
+
 def infer_roles(problem, opt, x_star, hyper, declared) -> tuple[tuple, tuple[str, ...]]:
     """The declared state roles, completed for State fields that declare none by what the
-    step does near z0 = (x*, init state), evaluated once at ``hyper``: a float field whose
-    init value is >= 0 and which the step keeps >= 0 from every probe point where it is >= 0
-    (random points around z0, other coordinates of both signs) is a non-negative accumulator:
-    the iteration from the init state never leaves that half-space, so the analysis uses
-    one-sided quotients and feasible directions there, as for a declared "nonnegative"
-    field. Integer fields as StepMap recognises them. Returns (sorted (field, role) pairs,
-    notes on what was inferred)."""
+    step does, evaluated once at ``hyper``: from (x*, init state), probe trajectories whose
+    x is kicked to a random point near x* before every step (8 per kick size) visit states
+    the iteration reaches. A float field that no step changes is a constant carried in the
+    state (held fixed, not part of z, as a declared "constant"); one that starts >= 0 and
+    stays >= 0 on every finite probe state is a non-negative accumulator: the iteration
+    never leaves that half-space, so the analysis uses one-sided quotients and feasible
+    directions for it, as for a declared "nonnegative" field. Integer fields as StepMap
+    recognises them. Returns (sorted (field, role) pairs, notes on what was inferred)."""
     roles = dict(declared)
     H = StepMap(problem, opt, hyper, x_star, {}, BIAS_FREE_COUNT, roles)
     # integer fields: recognised by StepMap itself (a counter, or held at its init value)
@@ -253,24 +258,49 @@ def infer_roles(problem, opt, x_star, hyper, declared) -> tuple[tuple, tuple[str
     for name, size in zip(H.layout.names, H.layout.sizes, strict=True):
         fields.setdefault(name.split(".")[0], []).extend(range(start, start + size))
         start += size
+    lowest, moved, finite = _probe(H)
+    for field, idx in fields.items():
+        if field == "x" or field in roles or not finite:
+            continue
+        if not np.any(moved[idx]):
+            roles[field] = "constant"
+            notes.append(
+                f"state field {field} declares no role; no step changes it, so it is held "
+                "fixed as a constant (not part of z)"
+            )
+        elif np.min(lowest[idx]) >= 0:
+            roles[field] = "nonnegative"
+            notes.append(
+                f"state field {field} declares no role; the step keeps it >= 0, so it is "
+                "treated as non-negative (one-sided quotients)"
+            )
+    return tuple(sorted(roles.items())), tuple(notes)
+
+
+def _probe(H) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per coordinate of z on the probe trajectories of :func:`infer_roles` (finite states
+    only, z0 included): the smallest value and whether any step changed it; and whether any
+    trajectory stayed finite throughout."""
     rng = np.random.default_rng(0)  # fixed probes: the same inference every time
+    d = H.layout.sizes[0]
     with jax.ensure_compile_time_eval():
         z0 = H.z0
-        scale = jnp.maximum(jnp.abs(z0), 1.0)
-        probes = jnp.concatenate(
-            [z0 + s * rng.uniform(-1, 1, (8, z0.size)) * scale for s in (1e-6, 1e-2, 1.0)]
+        x_star = z0[:d]
+        scale = jnp.repeat(jnp.asarray(PROBE_SCALES), 8)[:, None] * jnp.maximum(
+            jnp.abs(x_star), 1.0
         )
-        for field, idx in fields.items():
-            if field == "x" or field in roles or np.any(np.asarray(z0[np.asarray(idx)]) < 0):
-                continue
-            zs = probes.at[:, idx].set(jnp.abs(probes[:, idx]))
-            out = jax.vmap(H)(zs)
-            finite = jnp.all(jnp.isfinite(out), axis=1)
-            kept = jnp.all(out[:, idx] >= 0, axis=1) | ~finite
-            if bool(jnp.any(finite)) and bool(jnp.all(kept)):
-                roles[field] = "nonnegative"
-                notes.append(
-                    f"state field {field} declares no role; the step keeps it >= 0, so it is "
-                    "treated as non-negative (one-sided quotients)"
-                )
-    return tuple(sorted(roles.items())), tuple(notes)
+        z = jnp.tile(z0, (scale.shape[0], 1))
+        lowest = np.asarray(z0, dtype=float)
+        moved = np.zeros(z0.shape[0], bool)
+        alive = np.ones(scale.shape[0], bool)
+        step = jax.vmap(H)
+        for _ in range(PROBE_STEPS):
+            kick = rng.uniform(-1, 1, (scale.shape[0], d)) * scale
+            kicked = z.at[:, :d].set(x_star + kick)
+            z = step(kicked)
+            alive &= np.asarray(jnp.all(jnp.isfinite(z), axis=1))
+            if alive.any():
+                now, before = np.asarray(z)[alive], np.asarray(kicked)[alive]
+                lowest = np.minimum(lowest, np.min(now, axis=0))
+                moved[d:] |= np.any(now[:, d:] != before[:, d:], axis=0)
+    return lowest, moved, bool(alive.any())
