@@ -67,6 +67,10 @@ class RunResult:
             figures["trajectory"], animations = _trajectory_figures(
                 problem, self.landscape, self.trace, self.config
             )
+        from optlab.plots.captions import add_caption
+
+        for fig in figures.values():  # how the settings were chosen, and the seeds, on every figure
+            add_caption(fig, self.manifest.get("protocol", ""))
         return figures, animations
 
     def save(self, out_dir: str | Path | None = None, overwrite: bool | None = None):
@@ -255,6 +259,7 @@ def _run_in_scope(config, progress, *, command: str, two_d: bool) -> RunResult:
         env = outputs.environment()
     manifest = _manifest(config, problem, plans, log_every, runs.traced, env)
     manifest["kind"] = command
+    manifest["protocol"] = _protocol(config)
     manifest["wall_s"] = round(time.perf_counter() - t_start, 3)
     manifest["compile_s"] = round(clock.seconds, 3)
     return RunResult(config, trace_df, runs_df, summary_df, manifest, problem, land)
@@ -322,11 +327,18 @@ def _sweep_all(config, problem, plans, log_every, progress) -> _Collector:
     return runs
 
 
+def _protocol(config) -> str:
+    """How the hyperparameters were chosen and how many seeds ran (on figures, manifest)."""
+    from optlab.tuned import untuned_protocol
+
+    return config.protocol or untuned_protocol(config.seeds)
+
+
 def _trajectory_figures(problem, land, trace_df, config):
     from optlab.plots import trajectories
 
     title = f"{problem.name}: {config.steps} steps"
-    fig = trajectories.paths_figure(land, trace_df, title)
+    fig = trajectories.paths_figure(land, trace_df, title, loss_panel=config.loss_panel)
     anims = {}
     if config.gif:
         anims["trajectory"] = trajectories.paths_animation(land, trace_df, title, config.frames)

@@ -58,6 +58,7 @@ class RunConfig(_FromDict):
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
     plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
+    protocol: str = ""  # how the hyperparameters were chosen ("" = untuned), on every figure
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class TrajectoryConfig(RunConfig):
     gif: bool = False
     resolution: int = 200  # mesh points per axis for the contour plot
     frames: int = 60  # animation frames (GIF)
+    loss_panel: bool = False  # f(x_t) - f* (or f) against t beside the paths
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ import typer
 from optlab.cli import check as _check
 from optlab.cli import info as _info
 from optlab.cli import list_ as _list
+from optlab.cli import profile as _profile
 from optlab.cli import rerun as _rerun
 from optlab.cli import run as _run
 from optlab.cli import stability as _stability
 from optlab.cli import trajectory as _trajectory
+from optlab.cli import tune as _tune
 from optlab.cli._process import configure_process
 
 app = typer.Typer(
@@ -35,6 +37,8 @@ def _process_settings() -> None:
 app.command("run", help=_run.HELP, rich_help_panel="Run")(_run.run)
 app.command("trajectory", help=_trajectory.HELP, rich_help_panel="Run")(_trajectory.trajectory)
 app.command("rerun", help=_rerun.HELP, rich_help_panel="Run")(_rerun.rerun)
+app.command("tune", help=_tune.HELP, rich_help_panel="Compare")(_tune.tune)
+app.command("profile", help=_profile.HELP, rich_help_panel="Compare")(_profile.profile)
 app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 app.command("stability", help=_stability.HELP, rich_help_panel="Analyse")(_stability.stability)

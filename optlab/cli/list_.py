@@ -12,7 +12,10 @@ from optlab.cli._options import Json
 from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.errors import UsageError
 
-HELP = """List optimizers (reference, defaults, eps placement, decay) or problems (n, x0, f*).
+HELP = """List optimizers, problems or suites.
+
+Optimizers: reference, defaults, eps placement, decay. Problems: n, x0, f*. Suites: the named
+sets of problems that tune and profile take.
 
 Examples:
 
@@ -21,12 +24,14 @@ Examples:
   optlab list optimizers aida_pq adam --cite
 
   optlab list problems --json
+
+  optlab list suites
 """
 
 
 @guarded
 def list_(
-    what: Annotated[str, typer.Argument(help="optimizers or problems")],
+    what: Annotated[str, typer.Argument(help="optimizers, problems or suites")],
     names: Annotated[list[str] | None, typer.Argument(help="Only these ids.")] = None,
     cite: Annotated[
         bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")
@@ -85,5 +90,22 @@ def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> Non
                 r["summary"],
             )
         out.print(table)
+    elif what in ("suites", "suite"):
+        _list_suites(names, json_out)
     else:
-        raise UsageError(f"cannot list {what!r}: choose 'optimizers' or 'problems'")
+        raise UsageError(f"cannot list {what!r}: choose 'optimizers', 'problems' or 'suites'")
+
+
+def _list_suites(names: list[str] | None, json_out: bool) -> None:
+    from optlab import suites
+
+    rows = [suites.get_suite(n) for n in names] if names else suites.list_suites()
+    if json_out:
+        print_json([{"name": s.name, "summary": s.summary, "problems": s.problems} for s in rows])
+        return
+    table = Table(title="suites (or give a comma list of problems)")
+    for col in ("suite", "problems", "summary"):
+        table.add_column(col, overflow="fold")
+    for s in rows:
+        table.add_row(s.name, ", ".join(s.problems), s.summary)
+    out.print(table)

@@ -35,6 +35,7 @@ from optlab.cli._options import (
     shortcut_values,
 )
 from optlab.cli._plugins import PluginFiles, plugin_paths
+from optlab.cli._tuned import Tuned
 from optlab.config import RunConfig
 
 HELP = """Run optimizers on a problem; comma lists make a grid that runs as one compiled program.
@@ -55,12 +56,22 @@ def build_config(
     shortcuts: dict[str, str | None],
     hp: list[str] | None,
     dim: int | None,
+    tuned: str | None = None,
     **rest,
 ) -> RunConfig:
     values = hyper_values(shortcuts, hp)
+    optimizers, protocol = tuple(opt or ["aida_pq"]), ""
+    if tuned:  # each optimizer at the setting `optlab tune` chose, for its horizon
+        from optlab.cli._tuned import apply
+
+        seeds = rest.get("seeds", 1)
+        optimizers, rest["steps"], protocol = apply(
+            tuned, problem, opt, values, rest["steps"], seeds, dim
+        )
     return RunConfig(
         problem=problem,
-        optimizers=tuple(opt or ["aida_pq"]),
+        optimizers=optimizers,
+        protocol=protocol,
         hyper=tuple((k, tuple(v)) for k, v in values.items()),
         problem_options=(("dim", str(dim)),) if dim is not None else (),
         command=shlex.join(["optlab", *sys.argv[1:]]),
@@ -168,6 +179,7 @@ def run(
     hp: HpList = None,
     dim: Dim = None,
     steps: Steps = RunConfig.steps,
+    tuned: Tuned = None,
     log_every: LogEvery = RunConfig.log_every,
     seeds: Seeds = RunConfig.seeds,
     root_seed: RootSeed = RunConfig.root_seed,
@@ -186,6 +198,7 @@ def run(
         shortcut_values(lr, b1, b2, eps, mu, p, q),
         hp,
         dim,
+        tuned,
         steps=steps,
         log_every=log_every,
         seeds=seeds,

@@ -22,6 +22,7 @@ from optlab.cli._options import (
     shortcut_values,
 )
 from optlab.cli._plugins import PluginFiles, plugin_paths
+from optlab.cli._tuned import Tuned
 from optlab.cli.run import build_config, report
 from optlab.config import TrajectoryConfig
 
@@ -49,6 +50,7 @@ def trajectory(
     q: Values = None,
     hp: HpList = None,
     steps: Steps = TrajectoryConfig.steps,
+    tuned: Tuned = None,
     log_every: Annotated[
         int | None, typer.Option(help="Record every N steps (default: steps / 500).")
     ] = None,
@@ -62,6 +64,9 @@ def trajectory(
     resolution: Annotated[
         int, typer.Option(help="Mesh points per axis.")
     ] = TrajectoryConfig.resolution,
+    loss_panel: Annotated[
+        bool, typer.Option("--loss-panel", help="Draw f(x_t) - f* against t beside the paths.")
+    ] = TrajectoryConfig.loss_panel,
     out_dir: Out = TrajectoryConfig.out,
     overwrite: Overwrite = TrajectoryConfig.overwrite,
     dtype: Dtype = TrajectoryConfig.dtype,
@@ -74,8 +79,9 @@ def trajectory(
         shortcut_values(lr, b1, b2, eps, mu, p, q),
         hp,
         None,
+        tuned,
         steps=steps,
-        log_every=log_every or max(1, steps // 500),
+        log_every=log_every,
         seeds=seeds,
         out=out_dir,
         overwrite=overwrite,
@@ -83,8 +89,11 @@ def trajectory(
         record_x=True,
         plugins=plugin_paths(plugin),
     )
+    every = log_every or max(1, base.steps // 500)  # of the tuned horizon with --tuned
     config = TrajectoryConfig(
-        **{**base.to_dict(), "gif": gif, "frames": frames, "resolution": resolution}
+        **{**base.to_dict(), "log_every": every, "gif": gif, "frames": frames},
+        resolution=resolution,
+        loss_panel=loss_panel,
     )
     from optlab import api
 

@@ -60,16 +60,55 @@ def _legend_name(label: str, n_seeds: int) -> str:
     return label if n_seeds == 1 else f"{label} (seed 0 of {n_seeds})"
 
 
-def paths_figure(land: dict, trace: pd.DataFrame, title: str = ""):
-    fig, ax = new_figure(6.0, 5.5)
+def _mark_starts(ax, paths) -> None:
+    """x0 as one hollow black circle per distinct start (labelled once)."""
+    starts = np.unique(np.asarray([xy[0] for _, _, xy, _ in paths]), axis=0)
+    ax.plot(
+        starts[:, 0], starts[:, 1], "o", mfc="white", mec="k", mew=1.5, ms=8, label="$x_0$",
+        clip_on=False, zorder=5,
+    )  # fmt: skip
+
+
+def _loss_panel(ax, trace: pd.DataFrame, paths) -> None:
+    """f(x_t) - f* (f(x_t) when f* is unknown) of the drawn seed, one line per path."""
+    metric = "gap" if trace["gap"].notna().any() else "loss"
+    first = trace[trace["seed"] == trace["seed"].min()]
+    positive = True
+    for color, (label, _, _, _) in zip(colors(len(paths)), paths, strict=True):
+        one = first[first["label"] == label].sort_values("step")
+        values = one[metric].to_numpy(float)
+        positive &= bool(np.all(values[np.isfinite(values)] > 0))
+        ax.plot(one["step"], values, color=color, lw=1.2)
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("$f(x_t) - f^*$" if metric == "gap" else "$f(x_t)$")
+    ax.grid(True, alpha=0.3)
+
+
+def paths_figure(land: dict, trace: pd.DataFrame, title: str = "", loss_panel: bool = False):
+    """Each path over the landscape, with x0, x* and every path's final point marked; with
+    ``loss_panel`` the loss of each path beside it."""
+    from matplotlib.figure import Figure
+
+    if loss_panel:
+        fig = Figure(figsize=(11.0, 5.5), layout="constrained")
+        ax, side = fig.subplots(1, 2, width_ratios=[1.1, 1])
+        ax.grid(True, which="major", alpha=0.3)
+    else:
+        fig, ax = new_figure(6.0, 5.5)
     _draw_landscape(ax, land, title)
     paths = _paths(trace)
     for color, (label, _, xy, n) in zip(colors(len(paths)), paths, strict=True):
         ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=1.3, label=_legend_name(label, n))
-        ax.plot(xy[0, 0], xy[0, 1], "o", color=color, ms=5)
-        ax.plot(xy[-1, 0], xy[-1, 1], "s", color=color, ms=4)
+        last = xy[np.isfinite(xy).all(axis=1)][-1:]  # a diverged path: its last finite point
+        ax.plot(last[:, 0], last[:, 1], "s", color=color, mec="k", ms=6, zorder=4)
+    _mark_starts(ax, paths)
     if len(paths) <= MAX_LEGEND:
+        ax.plot([], [], "s", color="grey", mec="k", ms=6, label="final point (each path)")
         ax.legend(fontsize=7, loc="best")
+    if loss_panel:
+        _loss_panel(side, trace, paths)
     return fig
 
 
@@ -92,6 +131,7 @@ def paths_animation(land: dict, trace: pd.DataFrame, title: str = "", frames: in
     FigureCanvasAgg(fig)
     _draw_landscape(ax, land, title)
     paths = _paths(trace)
+    _mark_starts(ax, paths)
     lines, heads = [], []
     for color, (label, _, _, n) in zip(colors(len(paths)), paths, strict=True):
         lines.append(ax.plot([], [], "-", color=color, lw=1.3, label=_legend_name(label, n))[0])
