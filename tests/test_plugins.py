@@ -345,3 +345,23 @@ def test_rerun_of_a_plugin_run_gives_the_same_files(tmp_path):
     assert res.exit_code == 0, res.output
     for name in ("trace.csv", "runs.csv"):
         assert (first / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_tune_profile_and_tuned_runs_take_plugins(tmp_path):
+    plugins = ["--plugin", ROTATED, "--plugin", LION]
+    tuned = tmp_path / "t"
+    res = invoke(
+        "tune", "rotated_quadratic", *plugins, "--opt", "lion", "--opt", "adam",
+        "--budget", 2, "--steps", 30, "--out", tuned,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tuned / "manifest.json").read_text())
+    assert [s["path"] for s in manifest["plugins"]] == [str(ROTATED), str(LION)]
+    best = tuned / "best.csv"
+    res = invoke("run", "rotated_quadratic", *plugins, "--tuned", best, "--out", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "r" / "runs.csv").optimizer.tolist() == ["lion", "adam"]
+    res = invoke("profile", tuned, "--plugin", LION, "--out", tmp_path / "p")
+    assert res.exit_code == 0, res.output
+    bad = invoke("tune", "rotated_quadratic", "--opt", "lion", "--out", tmp_path / "x")
+    assert bad.exit_code == 2 and "unknown problem 'rotated_quadratic'" in bad.output

@@ -62,12 +62,14 @@ def build_config(
     values = hyper_values(shortcuts, hp)
     optimizers, protocol = tuple(opt or ["aida_pq"]), ""
     if tuned:  # each optimizer at the setting `optlab tune` chose, for its horizon
+        from optlab import registry
         from optlab.cli._tuned import apply
 
         seeds = rest.get("seeds", 1)
-        optimizers, rest["steps"], protocol = apply(
-            tuned, problem, opt, values, rest["steps"], seeds, dim
-        )
+        with registry.with_plugins(rest.get("plugins", ())):  # best.csv may name plug-ins
+            optimizers, rest["steps"], protocol = apply(
+                tuned, problem, opt, values, rest["steps"], seeds, dim
+            )
     return RunConfig(
         problem=problem,
         optimizers=optimizers,
