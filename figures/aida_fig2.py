@@ -10,13 +10,13 @@ paper's condition (25) drawn over it.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from optlab import api_stability
 from optlab.config import StabilityConfig
+from optlab.io import outputs
 
 HERE = Path(__file__).resolve().parent
 GRID = (
@@ -29,21 +29,17 @@ GRID = (
 
 def main() -> list[Path]:
     written = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for p, q in ((2, 1), (2, 2), (1, 2)):
-            config = StabilityConfig(
-                hyper=(("p", (float(p),)), ("q", (float(q),)), *GRID),
-                simulate=True,
-                out=str(Path(tmp) / f"pq{p}{q}"),
-            )
-            result = api_stability.stability(config)
-            classes = result.table["sim_class"].value_counts().to_dict()
-            print(f"(p, q) = ({p}, {q}): {result.summary['status']}; simulated {classes}")
-            src = result.out_dir / "sim_classes.png"
-            dst = HERE / f"aida_fig2_pq{p}{q}.png"
-            dst.write_bytes(src.read_bytes())
-            print(f"wrote {dst}")
-            written.append(dst)
+    for p, q in ((2, 1), (2, 2), (1, 2)):
+        config = StabilityConfig(
+            hyper=(("p", (float(p),)), ("q", (float(q),)), *GRID), simulate=True
+        )
+        result = api_stability.stability(config)  # computes; writes nothing
+        classes = result.table["sim_class"].value_counts().to_dict()
+        print(f"(p, q) = ({p}, {q}): {result.summary['status']}; simulated {classes}")
+        dst = HERE / f"aida_fig2_pq{p}{q}.png"
+        outputs.write_figure(result.figures()["sim_classes"], dst)
+        print(f"wrote {dst}")
+        written.append(dst)
     return written
 
 

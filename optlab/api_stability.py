@@ -2,13 +2,14 @@
 over a hyperparameter grid, with closed forms and (optionally) a simulation overlay.
 
 ``stability(config)`` resolves the problem and optimizer with :mod:`optlab.api`'s helpers,
-validates every value before anything is computed or written (:class:`UsageError`), runs one
+validates every value before anything is computed (:class:`UsageError`), runs one
 compiled analysis program per group of points (integer exponents baked in; translation-
 equivariant points analysed in local coordinates), classifies every point
 (:func:`optlab.stability.verdicts`), sets the closed forms beside it
-(the optimizer's own ``linearisation``), simulates the full bias-corrected iteration with the
-runner when asked, and writes ``stability.csv``, ``eigenvalues.csv``, ``boundary.csv``,
-the figures and ``manifest.json``.
+(the optimizer's own ``linearisation``), simulates the full bias-corrected iteration with
+the runner when asked, and returns the tables. It writes nothing: ``result.save(out_dir)``
+writes ``stability.csv``, ``eigenvalues.csv``, ``boundary.csv``, the figures and
+``manifest.json`` (the CLI calls it).
 """
 
 from __future__ import annotations
@@ -24,26 +25,57 @@ import numpy as np
 
 from optlab import api, registry
 from optlab import stability as st
-from optlab._jax import in_float64, jax, jnp
+from optlab._jax import in_float64
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.io import outputs
 from optlab.io import stability_frames as frames
-from optlab.runner import make_sweep
+from optlab.stability import orbits, refine, report
 
 MAX_POINTS = 200_000
 
 
 @dataclass
 class StabilityResult:
+    """The tables of one analysis, and what the figures need to be drawn from them; nothing
+    is on disk until :meth:`save`."""
+
     config: StabilityConfig
     table: object  # DataFrame: one row per grid point (stability.csv)
     eigenvalues: object  # DataFrame (eigenvalues.csv)
-    boundary: object | None  # DataFrame (boundary.csv) when a learning-rate-like axis varies
+    boundary: object | None  # DataFrame (boundary.csv) when some axis varies
     summary: dict
     manifest: dict
-    out_dir: Path
+    figure_context: dict  # varied axes, boundary axis, domains, symbols, title
+    out_dir: Path | None = None  # where save() wrote, once it has
     paths: list[Path] = field(default_factory=list)
+
+    def figures(self) -> dict:
+        """{name: matplotlib Figure} for this sweep (see optlab.plots.stability)."""
+        from optlab.plots.stability import figures_for
+
+        return figures_for(self.table, self.eigenvalues, self.boundary, **self.figure_context)
+
+    def save(self, out_dir: str | Path | None = None, overwrite: bool | None = None) -> list[Path]:
+        """Write the tables, figures and manifest.json to ``out_dir`` (default: the
+        config's ``out``, else runs/stability-<problem>-<time>); returns the paths. A
+        non-empty folder without ``overwrite`` (default: the config's) is a UsageError and
+        nothing is written."""
+        path = output_dir(self.config) if out_dir is None else Path(out_dir)
+        outputs.check_out_dir(path, self.config.overwrite if overwrite is None else overwrite)
+        tables = {"stability": self.table, "eigenvalues": self.eigenvalues}
+        if self.boundary is not None:
+            tables["boundary"] = self.boundary
+        self.paths = outputs.write_outputs(path, tables, self.figures(), self.manifest)
+        self.out_dir = path
+        return self.paths
+
+
+def output_dir(config: StabilityConfig) -> Path:
+    """Where ``save`` writes by default."""
+    if config.out:
+        return Path(config.out)
+    return outputs.default_out_dir("stability", config.problem)
 
 
 # ---- validation -----------------------------------------------------------------------------
@@ -142,7 +174,11 @@ def _analyse(plan, problem, x_star, config, progress):
         hyper = plan.grid.batch(type(plan.opt.hyper), idx)
         res = analyzer.run(hyper)
         notes = "; ".join(n for n in (_notes(plan), *layout.notes) if n)
-        verdicts = st.verdicts(res, layout, tol=config.tol, notes=notes)
+        per_point = [
+            [n for n in (notes,) if n] + _point_notes(_hp(plan, i), translate, res, j)
+            for j, i in enumerate(idx)
+        ]
+        verdicts = st.verdicts(res, layout, tol=config.tol, notes=per_point)
         for j, i in enumerate(idx):
             one = {k: v[j] for k, v in res.items()}
             results[i] = (one, verdicts[j], translate, fixed)
@@ -151,116 +187,6 @@ def _analyse(plan, problem, x_star, config, progress):
         if progress is not None:
             progress(0.5 * done / n_points)
     return results, analyzers, layout, len(groups)
-
-
-# ---- boundary refinement --------------------------------------------------------------------
-REFINE_STEPS = 40  # bisection steps in log(lr): a cell of ratio 10 shrinks to a ratio 1 + 2e-12
-
-
-def _brackets(plan, unstable_at, lower_at, axis="learning_rate"):
-    """Per combination of the other swept axes: (point just below, point just above) the
-    first switch along ``axis`` from a ``lower_at`` point to an ``unstable_at`` point."""
-    names = list(plan.grid.names)
-    k_axis = names.index(axis)
-    rows: dict[tuple, list[int]] = {}
-    for i, point in enumerate(plan.grid.points):
-        key = tuple(v for k, v in enumerate(point) if k != k_axis)
-        rows.setdefault(key, []).append(i)
-    out = {}
-    for key, idx in rows.items():
-        idx = sorted(idx, key=lambda i: plan.grid.points[i][k_axis])
-        for a, b in zip(idx[:-1], idx[1:], strict=True):
-            if unstable_at(b):
-                if lower_at(a):
-                    out[key] = (a, b)
-                break
-    return out, k_axis
-
-
-def _bisect(plan, brackets, k_axis, evaluate):
-    """Bisect every bracket at once in log(axis); ``evaluate(points) -> [bool unstable]``.
-    Returns {key: (lo, hi)}."""
-    keys = list(brackets)
-    lo = np.asarray([plan.grid.points[brackets[k][0]][k_axis] for k in keys])
-    hi = np.asarray([plan.grid.points[brackets[k][1]][k_axis] for k in keys])
-    base = [list(plan.grid.points[brackets[k][0]]) for k in keys]
-    for _ in range(REFINE_STEPS):
-        mid = np.sqrt(lo * hi)
-        points = []
-        for b, m in zip(base, mid, strict=True):
-            p = list(b)
-            p[k_axis] = float(m)
-            points.append(p)
-        bad = np.asarray(evaluate(points), bool)
-        hi = np.where(bad, mid, hi)
-        lo = np.where(bad, lo, mid)
-    return {k: (float(a), float(b)) for k, a, b in zip(keys, lo, hi, strict=True)}
-
-
-def _batch(plan, points):
-    cols = np.asarray(points, dtype=np.float64)
-    return type(plan.opt.hyper)(**{n: cols[:, k] for k, n in enumerate(plan.grid.names)})
-
-
-def _refine_linear(plan, results, analyzers, config):
-    """The learning rate where the linear verdict turns from stable to unstable, by
-    bisection with the same analysis (compiled once: the program's padded piece size)."""
-
-    def status(i):
-        v = results[i][1]
-        return v.status if v.status != "non_differentiable" else v.reduced_verdict
-
-    brackets, k_axis = _brackets(
-        plan, lambda i: status(i) == "unstable", lambda i: status(i) == "stable"
-    )
-    if not brackets:
-        return {}
-    by_group: dict[int, dict] = {}
-    for key, (a, b) in brackets.items():
-        by_group.setdefault(id(analyzers[a][0]), {})[key] = (a, b)
-    out = {}
-    for group in by_group.values():
-        analyzer, layout = analyzers[next(iter(group.values()))[0]]
-
-        def evaluate(points, analyzer=analyzer, layout=layout):
-            res = analyzer.run(_batch(plan, points))
-            vs = st.verdicts(res, layout, tol=config.tol)
-            return [v.spectral_radius > 1 for v in vs]  # the crossing itself, not 1 + tol
-
-        out.update(_bisect(plan, group, k_axis, evaluate))
-    return out
-
-
-def _refine_simulation(plan, problem, x_star, config, sims, log_every):
-    """The learning rate where the simulated class turns from decays to fluctuates or
-    diverges, by bisection with the same simulation (one sweep program per group)."""
-    unstable = ("fluctuates", "diverges")
-    brackets, k_axis = _brackets(
-        plan, lambda i: sims[i]["sim_class"] in unstable, lambda i: sims[i]["sim_class"] == "decays"
-    )
-    if not brackets:
-        return {}
-    start = dataclasses.replace(problem, x0=jnp.asarray(x_star + config.delta))
-    groups = plan.grid.integer_groups(plan.entry.integer_hypers)
-    group_of = {i: g for g, (_, idx) in enumerate(groups) for i in idx}
-    out = {}
-    for g, (fixed, _) in enumerate(groups):
-        mine = {k: ab for k, ab in brackets.items() if group_of[ab[0]] == g}
-        if not mine:
-            continue
-        sweep = make_sweep(
-            start, plan.opt, steps=config.sim_steps, log_every=log_every, record_x=True, fixed=fixed
-        )
-
-        def evaluate(points, sweep=sweep):
-            trace = sweep.run(_batch(plan, points), [0])
-            x = np.asarray(trace.x[:, 0], dtype=float)
-            dist = np.max(np.abs(x - np.reshape(x_star, (1, 1, -1))), axis=-1)
-            classes, _ = st.classify_simulation(dist, trace.step, trace.diverged_step[:, 0])
-            return [c in unstable for c in classes]
-
-        out.update(_bisect(plan, mine, k_axis, evaluate))
-    return out
 
 
 def _notes(plan) -> str:
@@ -291,7 +217,12 @@ def _complete_roles(plan, problem, x_star):
     return dataclasses.replace(plan, entry=entry)
 
 
-def _point_notes(hp: dict, translate: bool, res: dict) -> list[str]:
+def _hp(plan, i: int) -> dict:
+    return dict(zip(plan.grid.names, plan.grid.points[i], strict=True))
+
+
+def _point_notes(hp: dict, translate: bool, res: dict, j: int) -> list[str]:
+    """Facts about point j of an analysis ``res`` that belong in its reason."""
     notes = []
     if "eps" in hp and hp["eps"] == 0:
         notes.append("eps = 0: the update is 0/0 at z* (undefined there)")
@@ -300,10 +231,11 @@ def _point_notes(hp: dict, translate: bool, res: dict) -> list[str]:
             "analysed in local coordinates y = x - x* with f's second-order model (the step is "
             "translation-equivariant here: checked)"
         )
-    if float(res["autonomy_gap"]) > 1e-12:
+    gap = float(res["autonomy_gap"][j])
+    if gap > 1e-12:
         notes.append(
             "the step still depends on t at t = 2**30 (relative gap "
-            f"{float(res['autonomy_gap']):.2g} against t = 2**30 + 2**20): bias correction or "
+            f"{gap:.2g} against t = 2**30 + 2**20): bias correction or "
             "a schedule is not fully removed"
         )
     return notes
@@ -320,159 +252,39 @@ def _theory(plan, hp, res, verdict, tol) -> st.ClosedForm | None:
     return plan.entry.linearisation(dict(plan.opt.static), hp, gam, at_zero_state)
 
 
-def _simulate(plan, problem, x_star, config, results, progress):
-    """Run the full iteration from x* + delta at every grid point; classes per point."""
-    log_every = config.sim_log_every or max(1, config.sim_steps // 1000)
-    start = dataclasses.replace(problem, x0=jnp.asarray(x_star + config.delta))
-    n = len(plan.grid)
-    out: dict[int, dict] = {}
-    done = 0
-    for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
-        sweep = make_sweep(
-            start,
-            plan.opt,
-            steps=config.sim_steps,
-            log_every=log_every,
-            record_x=True,
-            fixed=fixed,
-        )
-        hyper = plan.grid.batch(type(plan.opt.hyper), idx)
-
-        size = len(idx)
-
-        def tick(k, total, base=done, size=size):
-            if progress is not None:
-                progress(0.55 + 0.35 * (base + size * k / total) / n)
-
-        trace = sweep.run(hyper, [0], 0, tick)
-        x = np.asarray(trace.x[:, 0], dtype=float)  # (G, R, d)
-        x_f = np.stack([results[i][0]["z"][: x.shape[-1]] for i in idx])
-        dist = np.max(np.abs(x - x_f[:, None, :]), axis=-1)
-        div = np.asarray(trace.diverged_step[:, 0])
-        classes, flags = st.classify_simulation(dist, trace.step, div)
-        late = trace.step >= 0.75 * trace.step[-1]
-        for j, i in enumerate(idx):
-            d = dist[j]
-            finite = d[np.isfinite(d)]
-            out[i] = {
-                "sim_class": classes[j],
-                "sim_flag": flags[j],
-                "sim_final_dist": float(d[-1]),
-                "sim_min_dist": float(np.min(finite)) if finite.size else float("nan"),
-                "sim_late_max_dist": float(np.nanmax(d[late]))
-                if np.any(np.isfinite(d[late]))
-                else float("nan"),
-                "sim_diverged_step": int(div[j]),
-                "sim_power": st.late_power(d, trace.step),
-            }
-        done += len(idx)
-    return out, log_every
-
-
-def _start_nonlinearity(res, verdict, d: int) -> float:
-    """How far the step map near the simulation start is from its linearisation at z*:
-    max over x coordinates of |H(z) - z* - J (z - z*)| / max(|J (z - z*)|, |z - z*|), at
-    z = z* + delta (fresh state) and at the state the moments settle to while x is still at
-    the start (x held there for FROZEN_STEPS steps). Below ~0.1 the start lies in the linear
-    regime; far above it, the linear prediction does not apply to the simulation
-    (stability.md 4: x0 = 1e-10 with eps = 1e-30, where |g| >> sqrt(eps))."""
-    J = verdict.jacobian
-    if J is None or J.size == 0 or not np.all(np.isfinite(J)):
-        return float("nan")
-    z = np.asarray(res["z"], dtype=float)
-    worst = 0.0
-    for zk, hk in (("z_start", "h_start"), ("z_frozen", "h_frozen")):
-        zs, hs = np.asarray(res[zk], dtype=float), np.asarray(res[hk], dtype=float)
-        offset = zs - z
-        pred = J @ offset
-        err = np.abs((hs - z) - pred)[:d]
-        scale = np.maximum(np.abs(pred), np.abs(offset))[:d]
-        worst = max(worst, float(np.max(err / np.maximum(scale, 1e-300))))
-    return worst
-
-
 @in_float64  # the caller's JAX settings are left alone
 def stability(
     config: StabilityConfig, progress: Callable[[float], None] | None = None
 ) -> StabilityResult:
-    """Analyse, classify, compare with the closed forms, simulate when asked, write files."""
+    """Analyse, classify, compare with the closed forms, simulate when asked; write nothing."""
     with registry.with_plugins(config.plugins):
         return _stability_in_scope(config, progress)
 
 
 def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
     t_start = time.perf_counter()
-    _check_config(config)
-    problem = api.resolve_problem(config.problem, config.problem_options)
-    x_star = _minimiser(problem, config.minimiser)
-    shared = {k: list(v) for k, v in config.hyper}
-    plan = api.plan_optimizer(config.optimizer, shared)
-    if len(plan.grid) > MAX_POINTS:
-        raise UsageError(f"the grid has {len(plan.grid)} points; at most {MAX_POINTS} are allowed")
-    plan = _complete_roles(plan, problem, x_star)
-    state = dict(config.state)
-    _check_state(plan, problem, x_star, state)
-    out_dir = Path(config.out) if config.out else outputs.default_out_dir("stability", problem.name)
-    outputs.check_out_dir(out_dir, config.overwrite)
-
-    clock = api._CompileClock()
-    jax.monitoring.register_event_duration_secs_listener(clock)
-    try:
+    problem, plan, x_star = _prepare(config)
+    with outputs.CompileClock() as clock:
         results, analyzers, layout, n_programs = _analyse(plan, problem, x_star, config, progress)
-        refined = refined_sim = {}
-        if config.refine and "learning_rate" in plan.grid.varied:
-            refined = _refine_linear(plan, results, analyzers, config)
-        if progress is not None:
-            progress(0.55)
-        sims, sim_log_every = ({}, None)
+        axis = report.boundary_axis(plan.grid.varied)
+        refined = _refine(plan, results, analyzers, config, axis)
+        _tick(progress, 0.55)
+        sims, sim_log_every, refined_sim = {}, None, {}
         if config.simulate:
-            sims, sim_log_every = _simulate(plan, problem, x_star, config, results, progress)
+            fixed_points = {i: results[i][0]["z"] for i in results}
+            sims, sim_log_every = orbits.simulate(
+                plan, problem, x_star, config, fixed_points, progress
+            )
             at_x_star = all(float(results[i][0]["residual0"]) == 0 for i in results)
-            if config.refine and "learning_rate" in plan.grid.varied and at_x_star:
-                refined_sim = _refine_simulation(plan, problem, x_star, config, sims, sim_log_every)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(clock)
-
-    rows, eig_rows = [], []
-    names = plan.grid.names
-    for i, point in enumerate(plan.grid.points):
-        hp = dict(zip(names, point, strict=True))
-        res, verdict, translate, fixed = results[i]
-        th = _theory(plan, hp, res, verdict, config.tol)
-        notes = _point_notes(hp, translate, res)
-        if notes:
-            verdict.reason = "; ".join([verdict.reason, *notes])
-        row = frames.point_row(i, plan.labels[i], hp, verdict, th, res, config.tol)
-        row["start_nonlinearity"] = _start_nonlinearity(res, verdict, layout.sizes[0])
-        nl = row["start_nonlinearity"]
-        row["start_linear"] = bool(nl < 0.1) if np.isfinite(nl) else None  # None: no full J
-        row["translated"] = translate
-        if config.simulate:
-            row.update(sims[i])
-            row["sim_agrees"] = frames.agreement(row)
-        rows.append(row)
-        eig_rows += frames.eigen_rows(i, plan.labels[i], hp, verdict, th)
-    table = frames.stability_frame(rows, names)
-    eigen = frames.eigen_frame(eig_rows, names)
-    axis = frames.boundary_axis(plan.grid.varied)
-    boundary = frames.boundary_frame(table, axis, plan.grid.varied) if axis else None
-    if boundary is not None and axis == "learning_rate" and config.refine:
-        boundary = frames.add_refined(
-            boundary,
-            plan.grid.varied,
-            axis,
-            refined,
-            refined_sim,
-            [n for n in plan.grid.names if n != axis],
-        )
-    summary = frames.summary(table, boundary, axis, config.simulate)
-    from optlab.plots.stability import figures_for
-
-    figures = figures_for(
-        table, eigen, boundary, plan.grid.varied, axis, title=_title(plan, problem)
-    )
-    if progress is not None:
-        progress(0.98)
+            if config.refine and axis == "learning_rate" and at_x_star:
+                refined_sim = orbits.refine_simulation(
+                    plan, problem, x_star, config, sims, sim_log_every
+                )
+    table, eigen = _tables(plan, results, sims, layout, config)
+    found = {"boundary_refined": refined, "sim_boundary_refined": refined_sim}
+    boundary = _boundary(plan, results, table, axis, found, config.refine)
+    summary = report.summary(table, boundary, axis, config.simulate)
+    wall = time.perf_counter() - t_start
     manifest = _manifest(
         config,
         problem,
@@ -482,16 +294,116 @@ def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
         n_programs,
         summary,
         sim_log_every,
-        time.perf_counter() - t_start,
+        wall,
         clock.seconds,
     )
-    tables = {"stability": table, "eigenvalues": eigen}
-    if boundary is not None:
-        tables["boundary"] = boundary
-    paths = outputs.write_outputs(out_dir, tables, figures, manifest)
+    _tick(progress, 1.0)
+    context = _figure_context(plan, problem, axis)
+    return StabilityResult(config, table, eigen, boundary, summary, manifest, context)
+
+
+def _boundary(plan, results, table, axis, found: dict, refined: bool):
+    """boundary.csv: per row of the other axes, the switch along ``axis`` from the grid,
+    the closed form and the simulation, with the bisected values when ``refined``."""
+    if axis is None:
+        return None
+    boundary = report.boundary_frame(table, axis, plan.grid.varied)
+    if not refined:
+        return boundary
+    if axis != "learning_rate":  # eta_c is analytic; along b1, b2, ... bisect the form
+        found = {"boundary_exact": _closed_form_boundary(plan, results, table, axis), **found}
+    others = [n for n in plan.grid.names if n != axis]
+    return report.add_refined(boundary, plan.grid.varied, axis, found, others)
+
+
+def _tick(progress, fraction: float) -> None:
     if progress is not None:
-        progress(1.0)
-    return StabilityResult(config, table, eigen, boundary, summary, manifest, out_dir, paths)
+        progress(fraction)
+
+
+def _prepare(config: StabilityConfig):
+    """Validate everything the user gave before any work: (problem, plan, x*)."""
+    _check_config(config)
+    problem = api.resolve_problem(config.problem, config.problem_options)
+    x_star = _minimiser(problem, config.minimiser)
+    shared = {k: list(v) for k, v in config.hyper}
+    plan = api.plan_optimizer(config.optimizer, shared)
+    if len(plan.grid) > MAX_POINTS:
+        raise UsageError(f"the grid has {len(plan.grid)} points; at most {MAX_POINTS} are allowed")
+    plan = _complete_roles(plan, problem, x_star)
+    _check_state(plan, problem, x_star, dict(config.state))
+    return problem, plan, x_star
+
+
+def _refine(plan, results, analyzers, config, axis) -> dict:
+    """The refined linear boundary along ``axis`` (log-scale bisection along a positive,
+    unbounded axis; linear along a bounded one such as b1 or b2)."""
+    if not config.refine or axis is None:
+        return {}
+    low, high, _ = plan.entry.all_bounds().get(axis, (None, None, ""))
+    verdicts = {i: results[i][1] for i in results}
+    log = high is None and low is not None and low >= 0
+    return refine.refine_linear(plan, verdicts, analyzers, axis, log, config.tol)
+
+
+def _closed_form_boundary(plan, results, table, axis) -> dict:
+    """Where the closed form's spectral radius crosses 1 along ``axis`` (b1, b2, ...), per
+    row of the other axes: {key: (stable end, unstable end)} by bisection of the formula
+    between the grid points where its verdict switches."""
+    status = table["theory_status"].to_numpy()
+    found, k_axis = refine.brackets(
+        plan.grid, lambda i: status[i] == "unstable", lambda i: status[i] == "stable", axis
+    )
+    out = {}
+    for key, (a, b) in found.items():
+        res = results[a][0]
+
+        def evaluate(points, res=res):
+            return [
+                _theory(plan, _hp_of(plan, p), res, None, 0.0).spectral_radius > 1 for p in points
+            ]
+
+        out.update(refine.bisect(plan.grid, {key: (a, b)}, k_axis, evaluate, log=False))
+    return out
+
+
+def _hp_of(plan, point) -> dict:
+    return dict(zip(plan.grid.names, point, strict=True))
+
+
+def _tables(plan, results, sims, layout, config):
+    """(stability.csv, eigenvalues.csv) as DataFrames."""
+    rows, eig_rows = [], []
+    for i in range(len(plan.grid)):
+        hp = _hp(plan, i)
+        res, verdict, translate, _ = results[i]
+        th = _theory(plan, hp, res, verdict, config.tol)
+        row = report.point_row(i, plan.labels[i], hp, verdict, th, res, config.tol)
+        nl = orbits.start_nonlinearity(res, verdict, layout.sizes[0])
+        row["start_nonlinearity"] = nl
+        row["start_linear"] = bool(nl < 0.1) if np.isfinite(nl) else None  # None: no full J
+        row["translated"] = translate
+        if config.simulate:
+            row.update(sims[i])
+            row["sim_agrees"] = report.agreement(row)
+        rows.append(row)
+        eig_rows += report.eigen_rows(i, plan.labels[i], hp, verdict, th)
+    names = plan.grid.names
+    return frames.stability_frame(rows, names), frames.eigen_frame(eig_rows, names)
+
+
+def _figure_context(plan, problem, axis) -> dict:
+    """What the figures need beyond the tables: the swept axes, the boundary axis, each
+    axis's domain and paper symbol (from the optimizer's record) and a title."""
+    bounds = plan.entry.all_bounds()
+    domains = {v: bounds[v][:2] for v in plan.grid.varied if v in bounds}
+    return {
+        "varied": tuple(plan.grid.varied),
+        "axis": axis,
+        "domains": domains,
+        "symbols": dict(plan.entry.symbols),
+        "title": _title(plan, problem),
+    }
 
 
 def _title(plan, problem) -> str:
@@ -534,7 +446,10 @@ def _manifest(
         "bias_correction": st.BIAS_NOTE,
         "method": {
             "jacobian": "jax.jacfwd of the step map on the flat float leaves, vmapped (grid)",
-            "eigenvalues": "numpy.linalg.eig on the assembled Jacobian",
+            "eigenvalues": (
+                "scipy.linalg.eig on the balanced assembled Jacobian, each with a first-order "
+                "error bound (eigenvalues.csv error_bound; below it: not resolved)"
+            ),
             "quotient_levels": 75,
             "quotient_floor": st.FLOOR,
             "quotient_rtol": st.RTOL,
@@ -556,7 +471,7 @@ def _manifest(
         ),
         "summary": summary,
         "plugins": registry.plugin_sources(),
-        **api.environment(),
+        **outputs.environment(),
         "wall_s": round(wall, 3),
-        "compile_s": round(compile_s, 3),
+        "compile_s": round(min(compile_s, wall), 3),
     }

@@ -276,3 +276,53 @@ def test_every_registered_optimizer_is_analysed(tmp_path, opt_id):
     verdict = t.status.isin(["stable", "unstable", "undetermined"])
     assert np.isfinite(t.spectral_radius[verdict]).all()
     assert (out / "eigenvalues.png").is_file()
+
+
+def test_console_boundary_rows_and_manifest_times(tmp_path):
+    """30 boundary rows: the console prints the first 24 in order and says where the rest
+    are (it used to print every second row without saying so); compile_s <= wall_s."""
+    out = tmp_path / "hb"
+    momenta = ",".join(f"{m:.3f}" for m in np.linspace(0.0, 0.87, 30))
+    res = invoke(
+        "stability",
+        "--opt",
+        "heavy_ball",
+        "--lr",
+        "0.1,1",
+        "--hp",
+        f"momentum={momenta}",
+        "--out",
+        out,
+    )
+    assert res.exit_code == 0, res.output
+    assert "(the first 24 of 30 boundary rows; all are in boundary.csv)" in res.output
+    b = pd.read_csv(out / "boundary.csv")
+    table = res.output[res.output.index("stability boundary along") :]
+    shown = [
+        float(line.split("│")[1])
+        for line in table.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    ]
+    np.testing.assert_allclose(shown, b.hp_momentum[:24], rtol=1e-3)  # in order, none skipped
+    m = json.loads((out / "manifest.json").read_text())
+    assert 0 <= m["compile_s"] <= m["wall_s"]
+
+
+def test_compile_clock_counts_each_compilation_once():
+    """A persistent-cache hit reports the compile time it saved; that is not time spent."""
+    from optlab.io.outputs import CompileClock
+
+    with CompileClock() as clock:
+        clock("/jax/compilation_cache/compile_time_saved_sec", 5.0)
+    assert clock.seconds < 1.0
+
+
+def test_library_call_writes_nothing(tmp_path, monkeypatch):
+    """api_stability.stability computes and returns; only save() writes."""
+    monkeypatch.chdir(tmp_path)
+    config = StabilityConfig(optimizer="sgd", hyper=(("learning_rate", (0.1, 0.3)),))
+    result = api_stability.stability(config)
+    assert list(tmp_path.iterdir()) == []
+    assert result.table.status.tolist() == ["stable", "unstable"]
+    paths = result.save(tmp_path / "saved")
+    assert {p.name for p in paths} >= {"stability.csv", "eigenvalues.png", "manifest.json"}

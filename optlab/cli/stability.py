@@ -19,14 +19,19 @@ from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_valu
 from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
+from optlab.io.outputs import check_out_dir
 from optlab.labels import parse_number
+
+BOUNDARY_ROWS = 24  # rows of the boundary table printed (boundary.csv has all)
 
 HELP = """Linear stability of an optimizer's step map at a minimiser, over a hyperparameter grid.
 
 The Jacobian of one bias-free step (evaluated at t = 2**30) on (params, optimizer state) \
 at the fixed point, by jax.jacfwd cross-checked with one-sided difference quotients; its \
 eigenvalues beside the closed forms (Theorems 2-3 of arXiv:2112.06125, gradient descent, \
-heavy ball); with --simulate the full iteration from x* + delta at every grid point.
+heavy ball), each eigenvalue with an error bound; with --simulate the full iteration from \
+x* + delta at every grid point. Two swept axes give maps over them ((eta, eps), (b1, b2), \
+...), with rho = 1 at the refined boundary.
 
 Examples:
 
@@ -35,6 +40,8 @@ Examples:
   optlab stability --p 2 --q 1 --eps 1e-10 --eta 1e-7:1e-3:81 --b2 0.999 --mu 1e-5
 
   optlab stability rosenbrock --opt heavy_ball --lr 1e-4:1e-2:21 --hp momentum=0.5,0.9
+
+  optlab stability --opt adam --lr 1e-8 --b1 0:0.99:12 --b2 0.5:0.999:12
 
   optlab stability --opt amsgrad --lr 1e-7 --state v_max=1e-6
 """
@@ -93,73 +100,62 @@ def status_table(result) -> Table:
     return table
 
 
+BOUNDARY_HEADS = {
+    "boundary_exact": "exact (theory)",
+    "boundary_refined": "analyzer",
+    "refined_vs_exact": "rel.",
+    "linear_last_stable": "stable side",
+    "linear_first_unstable": "unstable side",
+    "sim_boundary_refined": "simulated",
+    "sim_vs_exact": "rel.",
+    "sim_last_decays": "sim: decays side",
+    "sim_first_unstable": "sim: unstable side",
+}
+RELATIVE = ("refined_vs_exact", "sim_vs_exact")
+
+
+def _boundary_columns(b) -> list[str]:
+    """The other axes, the exact boundary, then the refined boundaries where bisected (else
+    the grid points on either side of the switch), linear first, then simulated."""
+
+    def refined(name):
+        return name in b.columns and b[name].notna().any()
+
+    lin = (
+        ["boundary_refined", "refined_vs_exact"]
+        if refined("boundary_refined")
+        else ["linear_last_stable", "linear_first_unstable"]
+    )
+    sim = (
+        ["sim_boundary_refined", "sim_vs_exact"]
+        if refined("sim_boundary_refined")
+        else ["sim_last_decays", "sim_first_unstable"]
+    )
+    others = [c for c in b.columns if c.startswith("hp_")]
+    return others + [c for c in ("boundary_exact", *lin, *sim) if c in b.columns]
+
+
 def boundary_table(result) -> Table | None:
+    """The first BOUNDARY_ROWS rows of boundary.csv (the CLI says when there are more)."""
     import numpy as np
 
     b = result.boundary
     if b is None or not len(b):
         return None
-    cols = [
-        c
-        for c in (
-            "boundary_exact",
-            "boundary_refined",
-            "linear_last_stable",
-            "linear_first_unstable",
-            "sim_last_decays",
-            "sim_first_unstable",
-        )
-        if c in b.columns
-    ]
-    if not np.isfinite(b[cols].to_numpy(float)).any():
+    values = [c for c in BOUNDARY_HEADS if c in b.columns and c not in RELATIVE]
+    if not np.isfinite(b[values].to_numpy(float)).any():
         return None  # nothing to show: no boundary in range and no closed form
-    axis = result.summary.get("boundary_axis", "")
-    table = Table(title=f"stability boundary along {axis}")
-    others = [c for c in b.columns if c.startswith("hp_")]
-    found = b.get("boundary_refined")
-    refined = found is not None and found.notna().any()
-    lin = (
-        ["boundary_refined", "refined_vs_exact"]
-        if refined
-        else ["linear_last_stable", "linear_first_unstable"]
-    )
-    sim_refined = "sim_boundary_refined" in b.columns and b["sim_boundary_refined"].notna().any()
-    sim = (
-        ["sim_boundary_refined", "sim_vs_exact"]
-        if sim_refined
-        else ["sim_last_decays", "sim_first_unstable"]
-    )
-    wanted = ["boundary_exact", *lin, *sim]
-    cols = others + [c for c in wanted if c in b.columns]
-    heads = {
-        "boundary_exact": "exact (theory)",
-        "boundary_paper": "paper (25)",
-        "paper_vs_exact": "(25) rel.",
-        "boundary_refined": "analyzer",
-        "refined_vs_exact": "rel.",
-        "linear_last_stable": "last stable",
-        "linear_first_unstable": "first unstable",
-        "sim_boundary_refined": "simulated",
-        "sim_vs_exact": "rel.",
-        "sim_last_decays": "sim: last decays",
-        "sim_first_unstable": "sim: first unstable",
-    }
+    table = Table(title=f"stability boundary along {result.summary.get('boundary_axis', '')}")
+    cols = _boundary_columns(b)
     for c in cols:
-        table.add_column(
-            heads.get(c, c[3:] if c.startswith("hp_") else c), justify="right", no_wrap=True
-        )
-    rows = b.to_dict(orient="records")
-    if len(rows) > 24:  # keep the table readable: every k-th row, always the last
-        k = -(-len(rows) // 24)
-        rows = rows[::k] + ([rows[-1]] if (len(rows) - 1) % k else [])
-
-    def cell(c, v):
-        if c in ("paper_vs_exact", "refined_vs_exact", "sim_vs_exact"):
-            return "-" if v != v else f"{v:+.2g}"
-        return fmt(v)
-
-    for row in rows:
-        table.add_row(*(cell(c, row[c]) for c in cols))
+        head = BOUNDARY_HEADS.get(c, c[3:] if c.startswith("hp_") else c)
+        table.add_column(head, justify="right", no_wrap=True)
+    for row in b.to_dict(orient="records")[:BOUNDARY_ROWS]:
+        cells = [
+            ("-" if row[c] != row[c] else f"{row[c]:+.2g}") if c in RELATIVE else fmt(row[c])
+            for c in cols
+        ]
+        table.add_row(*cells)
     return table
 
 
@@ -168,9 +164,12 @@ def agreement_lines(result) -> list[str]:
     lines = []
     th = s.get("theory")
     if th:
+        err_text = "-" if th["max_eigenvalue_error"] is None else fmt(th["max_eigenvalue_error"])
         lines.append(
-            f"theory vs autodiff: {th['same_verdict']}/{th['points']} same verdict, largest "
-            f"eigenvalue difference {fmt(th['max_eigenvalue_error'])} ({'; '.join(th['forms'])})"
+            f"theory vs autodiff: {th['same_verdict']}/{th['points']} same verdict; "
+            f"{th['within_error_bounds']}/{th['compared']} points with every eigenvalue within "
+            f"its error bound; largest difference {err_text} (relative to max(1, |lambda|), "
+            f"over eigenvalues above their achievable accuracy) ({'; '.join(th['forms'])})"
         )
     sim = s.get("simulation")
     if sim:
@@ -251,20 +250,28 @@ def stability(
     )
     from optlab import api_stability  # JAX is imported here, not at `optlab --help`
 
+    out_path = api_stability.output_dir(config)
+    check_out_dir(out_path, overwrite)  # before any work: a taken folder is exit 2
     result = with_progress(
         partial(api_stability.stability, config), "analysing", err.is_terminal and not json_out
     )
-    paths = [str(p) for p in result.paths]
+    paths = [str(p) for p in result.save(out_path)]
     if json_out:
-        print_json({"out_dir": str(result.out_dir), "paths": paths, "summary": result.summary})
+        print_json({"out_dir": str(out_path), "paths": paths, "summary": result.summary})
         return
     out.print(status_table(result))
     bt = boundary_table(result)
     if bt is not None:
         out.print(bt)
+        if len(result.boundary) > BOUNDARY_ROWS:
+            out.print(
+                f"(the first {BOUNDARY_ROWS} of {len(result.boundary)} boundary rows; all are "
+                "in boundary.csv)",
+                highlight=False,
+            )
     for line in agreement_lines(result):
         out.print(escape(line), highlight=False, soft_wrap=True)
     m = result.manifest
     err.print(f"wall {m['wall_s']:.2f} s (compile {m['compile_s']:.2f} s)", highlight=False)
     for path in paths:
-        out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        out.print(f"wrote {escape(path)}", highlight=False, soft_wrap=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from optlab._jax import jax
 
 lax = jax.lax
@@ -14,10 +12,8 @@ BIAS_NOTE = (
     "(b**t underflows to exactly 0 in float64 for b < 1 - 7e-7)"
 )
 STATUSES = ("stable", "unstable", "undetermined", "non_differentiable")
-TRACES: Counter = Counter()  # optimizer id -> times an analysis program was traced
-_PROGRAMS: dict = {}  # cache_key -> jitted program (a repeated analysis does not recompile)
 
-# entry kinds (stability.md section 7.1)
+# entry kinds of the assembled Jacobian
 SMOOTH, AD_WRONG, KINK, SINGULAR, UNRESOLVED = 0, 1, 2, 3, 4
 KIND_NAMES = ("smooth", "ad-wrong", "kink", "singular", "unresolved")
 # convergence codes of one quotient sequence

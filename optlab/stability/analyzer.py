@@ -9,7 +9,6 @@ import numpy as np
 
 from optlab._jax import jax, jnp
 from optlab.stability._common import (
-    _PROGRAMS,
     BIAS_FREE_COUNT,
     BUCKET,
     CONVERGED,
@@ -19,49 +18,69 @@ from optlab.stability._common import (
     NO_DATA,
     NOT_CONVERGED,
     RTOL,
-    TRACES,
     lax,
 )
 from optlab.stability.stepmap import Layout, LocalModel, StepMap, Translated, infer_roles
 
+LINEAR_RTOL = 1e-3  # a column's linear regime: its quotients within 1e-3 of their limit
+NOISE_ULPS = 64  # a quotient below 64 ulp of its row's largest term is zero within rounding
+
 
 # ---- one grid point ------------------------------------------------------------------------
-def _tail(q, valid):
-    """Limits of quotient sequences q (L, n) (levels ordered by decreasing h, one sequence
-    per output row) from the last three valid levels of each: (value, error, code), (n,)."""
+def _last_before(q, valid, limit):
+    """Per column of q (L, n): the index of the last valid level below ``limit`` (-1: none)
+    and the value there."""
     ar = jnp.arange(q.shape[0])[:, None]
+    k = jnp.max(jnp.where(valid & (ar < limit), ar, -1), axis=0)
+    return k, jnp.sum(jnp.where(ar == k, q, 0.0), axis=0)
 
-    def last_before(limit):
-        k = jnp.max(jnp.where(valid & (ar < limit), ar, -1), axis=0)
-        return k, jnp.sum(jnp.where(ar == k, q, 0.0), axis=0)
 
-    k1, q1 = last_before(q.shape[0])
-    k2, q2 = last_before(k1)
-    k3, q3 = last_before(k2)
+def _tail(q, valid, noise):
+    """Limits of quotient sequences q (L, n) (levels ordered by decreasing h, one sequence
+    per output row) from the last three valid levels of each: (value, error, code), (n,).
+
+    ``noise`` (n,): the rounding level of each row's quotients. A sequence whose last three
+    values all lie below it has reached the rounding floor: the entry is 0 (an exact zero
+    or a cancellation, e.g. 1 - lr (1 - b1) gamma / eps at lr = eps) within that error."""
+    k1, q1 = _last_before(q, valid, q.shape[0])
+    k2, q2 = _last_before(q, valid, k1)
+    k3, q3 = _last_before(q, valid, k2)
     d1, d2 = jnp.abs(q1 - q2), jnp.abs(q2 - q3)
     a1, a2, a3 = jnp.abs(q1), jnp.abs(q2), jnp.abs(q3)
     plateau = d1 <= RTOL * a1
     geometric = (d1 <= 0.5 * d2) | (d1 == 0)
+    floor = (a1 <= noise) & (a2 <= noise) & (a3 <= noise)
     # growth only counts as a singularity when the ladder was not cut short (by the
     # rounding floor or non-finite values): a cut ladder may end before the linear regime
     full = k1 == q.shape[0] - 1
-    grows = (a1 >= 2 * a2) & (a2 >= 2 * a3) & (a1 > 0) & full
+    grows = (a1 >= 2 * a2) & (a2 >= 2 * a3) & (a1 > 0) & full & ~floor
+    converged = plateau | (geometric & ~grows) | floor
     code = jnp.where(
-        k3 < 0,
-        NO_DATA,
-        jnp.where(
-            plateau | (geometric & ~grows), CONVERGED, jnp.where(grows, GROWS, NOT_CONVERGED)
-        ),
+        k3 < 0, NO_DATA, jnp.where(converged, CONVERGED, jnp.where(grows, GROWS, NOT_CONVERGED))
     )
-    # converging to 0 within its own error: call it 0
-    value = jnp.where((code == CONVERGED) & ~plateau & (a1 <= 2 * d1), 0.0, q1)
-    return value, d1, code
+    # converging to 0 within its own error, or at the rounding floor: call it 0
+    zero = floor | ((code == CONVERGED) & ~plateau & (a1 <= 2 * d1))
+    value = jnp.where(zero, 0.0, q1)
+    err = jnp.where(floor, jnp.maximum(noise, d1), d1)
+    return value, err, code
 
 
-def _quotients(H, z, f0, h, direction, forward_only, floor):
+def _linear_from(q, valid, value, err, code):
+    """The first level (largest h) from which every converged row of q (L, n) stays within
+    LINEAR_RTOL of its limit down to the last level: where the linear regime of this
+    column starts (0 when no row converged, L when the last level is not in it)."""
+    scale = jnp.max(jnp.where(code == CONVERGED, jnp.abs(value), 0.0))
+    close = jnp.abs(q - value[None, :]) <= LINEAR_RTOL * scale + 2 * err[None, :]
+    ok = jnp.all(~valid | (code != CONVERGED)[None, :] | close, axis=1)  # (L,)
+    trailing = jnp.sum(jnp.cumprod(ok[::-1].astype(jnp.int32)))
+    return q.shape[0] - trailing
+
+
+def _quotients(H, z, f0, h, direction, forward_only, floor, noise):
     """Forward and backward quotient limits along ``direction`` (n,) with steps ``h`` (L,);
-    floor (n,): per output row, the smallest usable step. Returns (fwd, bwd), each
-    (value, err, code) of shape (n,)."""
+    floor (n,): per output row, the smallest usable step; noise (n,): per output row, the
+    rounding level of a quotient. Returns (fwd, bwd), each (value, err, code) of shape
+    (n,), and the level where the linear regime starts (see :func:`_linear_from`)."""
     zf = z[None, :] + h[:, None] * direction[None, :]
     zb = z[None, :] - h[:, None] * direction[None, :]
     # the step actually taken (exact in binary), from the largest-magnitude component
@@ -79,7 +98,19 @@ def _quotients(H, z, f0, h, direction, forward_only, floor):
     usable = (h[:, None] >= floor[None, :]) & (hf[:, None] > 0)
     vf = usable & jnp.isfinite(qf)
     vb = usable & jnp.isfinite(qb) & ~forward_only
-    return _tail(qf, vf), _tail(qb, vb)
+    fwd, bwd = _tail(qf, vf, noise), _tail(qb, vb, noise)
+    onset = jnp.maximum(_linear_from(qf, vf, *fwd), _linear_from(qb, vb, *bwd))
+    return fwd, bwd, onset
+
+
+def _noise(jac, scale):
+    """(n columns, n rows): the rounding level of the quotient for entry (i, j): NOISE_ULPS
+    ulp of the larger of the entry itself and an identity-sized term s_i / s_j (s =
+    max(|z*|, 1)), the terms that cancel in 1 - lr gamma (1 - b1)/eps. A quotient below it
+    is zero within rounding. It never grows with the rest of J."""
+    A = jnp.where(jnp.isfinite(jac), jnp.abs(jac), 0.0)
+    unit = scale[:, None] / scale[None, :]  # (rows, columns)
+    return (NOISE_ULPS * jnp.finfo(jac.dtype).eps * jnp.maximum(A, unit)).T
 
 
 def relative_residual(hz, z):
@@ -88,6 +119,48 @@ def relative_residual(hz, z):
     num = jnp.abs(hz - z)
     den = jnp.abs(z) + jnp.abs(hz)
     return jnp.max(jnp.where(num == 0, 0.0, num / jnp.where(den > 0, den, 1.0)))
+
+
+class Program:
+    """The compiled programs of one analysis: ``start`` (the candidate fixed point),
+    ``newton`` (compiled and run only when some point of a piece is not already a fixed
+    point: weight decay with x* != 0, eps inside an EMA, ...) and ``analyse`` (the main
+    program; ``traces`` counts how often it was traced, which tests use to check that a
+    whole grid runs through one compilation)."""
+
+    def __init__(self, analyzer: Analyzer):
+        self.traces = 0
+
+        def analyse(hyper, z0, r0, z, res):
+            self.traces += 1
+            return jax.vmap(analyzer._one)(hyper, z0, r0, z, res)
+
+        self.start = jax.jit(jax.vmap(analyzer._start))
+        self.newton = jax.jit(jax.vmap(analyzer._newton))
+        self.analyse = jax.jit(analyse)
+
+
+class ProgramCache:
+    """The most recent ``size`` programs by cache key (a bounded cache: an interactive
+    session that analyses many configurations keeps at most ``size`` compilations alive)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: dict = {}
+
+    def get(self, key):
+        return self._items.get(key)
+
+    def put(self, key, program) -> None:
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = program
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+PROGRAMS = ProgramCache(32)
 
 
 @dataclass(frozen=True)
@@ -186,80 +259,13 @@ class Analyzer:
         return jnp.where(r0 == 0, z0, z), jnp.where(r0 == 0, r0, r)
 
     def _one(self, h, z0, r0, z, residual):
+        """Everything the verdicts need at one grid point (a dict of arrays, see run)."""
         H = self.step_map(h)
-        lay = H.layout
-        n = lay.n
-        eye = jnp.eye(n, dtype=z0.dtype)
         f0 = H(z)
-
-        # 2. autodiff
-        jac = jax.jacfwd(H)(z)
-
-        # 3. one-sided quotients: every coordinate, then random feasible directions
-        scale = jnp.maximum(jnp.abs(z), 1.0)
-        ladder = 10.0 ** -jnp.arange(1, self.levels + 1, dtype=z.dtype)
-        nonneg = jnp.asarray(lay.nonneg_mask())
-        rng = np.random.default_rng(self.seed)  # fixed directions, constants of the program
-        mag = rng.uniform(0.5, 1.0, (self.directions, n))
-        sign = rng.choice([-1.0, 1.0], (self.directions, n))
-        dirs = jnp.where(nonneg[None, :], mag, mag * sign) * scale[None, :]
-        units = jnp.concatenate([eye, dirs], axis=0)  # (n + K, n)
-        steps = jnp.concatenate(
-            [scale[:, None] * ladder[None, :], jnp.tile(ladder, (self.directions, 1))], axis=0
-        )
-        one_sided = jnp.concatenate([nonneg, jnp.ones(self.directions, bool)])
-        top = jnp.concatenate([jnp.abs(z), jnp.full(self.directions, jnp.max(jnp.abs(z)))])
-        floors = FLOOR * jnp.maximum(jnp.abs(f0)[None, :], top[:, None])
-
-        def one_direction(args):
-            u, hs, fwd_only, floor = args
-            return _quotients(H, z, f0, hs, u, fwd_only, floor)
-
-        batch = max(1, min(n + self.directions, 200_000 // max(1, self.levels * n)))
-        (av, ae, ac), (bv, be, bc) = lax.map(
-            one_direction, (units, steps, one_sided, floors), batch_size=batch
-        )
-        # lax.map stacks directions first: column j of J is row j of its output
-        fv, fe, fc = (a[:n].T for a in (av, ae, ac))
-        bv, be, bc = (a[:n].T for a in (bv, be, bc))
-        dir_v, dir_e, dir_c = av[n:], ae[n:], ac[n:]
-
-        # 4. probes
-        # coordinate directions along which z* is a family of fixed points
-        def family(j):
-            ok = jnp.asarray(True)
-            for s in (1e-3, 1e-7):
-                zs = z + s * scale[j] * eye[j]
-                ok = ok & (jnp.max(jnp.abs(H(zs) - zs)) <= 1e-12 * s * scale[j])
-            return ok
-
-        fam = jax.vmap(family)(jnp.arange(n))
-        x_f = H.params_of(z)
-        x_shape = jnp.shape(self.x_star)
-        view = H.problem
-        hess = jax.hessian(lambda x: view.value(jnp.reshape(x, x_shape)))(x_f)
-        gnorm = jnp.sqrt(jnp.sum(H.grad(jnp.reshape(x_f, x_shape)) ** 2))
-        # simulation start z* + delta in x (the state part of z*)
-        d = lay.sizes[0]
-        z_start = z.at[:d].add(self.delta)
-        h_start = H(z_start)
-        # the state the moments settle to while x is still near the start (x held at x* +
-        # delta for FROZEN_STEPS steps): the linear regime must hold there too, e.g. r ~ |g|^p
-        # against eps for Adam-type methods, not only at the fresh (zero) state
-        x_start = z_start[:d]
-        z_frozen = lax.fori_loop(0, FROZEN_STEPS, lambda _, zz: H(zz).at[:d].set(x_start), z_start)
-        h_frozen = H(z_frozen)
-        # autonomy: H at t = 2**30 against t = 2**30 + 2**20, at a probe point
-        H2 = self.step_map(h, BIAS_FREE_COUNT + 2**20)
-        zp = z.at[:d].add(1e-3 * scale[:d])
-        move = jnp.max(jnp.abs(H(zp) - zp))
-        gap = jnp.max(jnp.abs(H(zp) - H2(zp))) / jnp.where(move > 0, move, 1.0)
-        if self.translate:  # report z in the problem's own coordinates
-            shift = jnp.zeros(n, z.dtype).at[:d].set(jnp.ravel(jnp.asarray(self.x_star)))
-            z0, z, f0, z_start, h_start, z_frozen, h_frozen = (
-                a + shift for a in (z0, z, f0, z_start, h_start, z_frozen, h_frozen)
-            )
-        return {
+        jac = jax.jacfwd(H)(z)  # 2. autodiff
+        coords, onset = self._coordinate_quotients(H, z, f0, jac)  # 3. quotients
+        dirs, along = self._direction_quotients(H, z, f0, jac, onset)
+        out = {
             "z0": z0,
             "z": z,
             "f0": f0,
@@ -267,25 +273,121 @@ class Analyzer:
             "residual": residual,
             "residual_abs": jnp.max(jnp.abs(f0 - z)),
             # the remaining Newton correction: how far the true fixed point still is
-            "correction": -jnp.linalg.solve(jac - eye, f0 - z),
+            "correction": -jnp.linalg.solve(jac - jnp.eye(z.shape[0], dtype=z.dtype), f0 - z),
             "jac_ad": jac,
-            "fwd_value": fv,
-            "fwd_err": fe,
-            "fwd_code": fc,
-            "bwd_value": bv,
-            "bwd_err": be,
-            "bwd_code": bc,
+            **coords,
             "dirs": dirs,
-            "dir_value": dir_v,
-            "dir_err": dir_e,
-            "dir_code": dir_c,
-            "family": fam,
+            **along,
+            **self._probes(H, h, z),  # 4. probes
+        }
+        if self.translate:  # report z in the problem's own coordinates
+            d = H.layout.sizes[0]
+            shift = jnp.zeros(z.shape[0], z.dtype).at[:d].set(jnp.ravel(jnp.asarray(self.x_star)))
+            for key in ("z0", "z", "f0", "z_start", "h_start", "z_frozen", "h_frozen"):
+                out[key] = out[key] + shift
+        return out
+
+    def _coordinate_quotients(self, H, z, f0, jac):
+        """One-sided quotients for every coordinate on the ladder h = s_j 10^-k (s_j =
+        max(|z*_j|, 1)), second-moment coordinates forward only. Returns the six (n, n)
+        arrays (column j of J in column j) and, per column, the step where its linear
+        regime starts."""
+        n = z.shape[0]
+        scale = jnp.maximum(jnp.abs(z), 1.0)
+        ladder = 10.0 ** -jnp.arange(1, self.levels + 1, dtype=z.dtype)
+        nonneg = jnp.asarray(H.layout.nonneg_mask())
+        steps = scale[:, None] * ladder[None, :]
+        floors = FLOOR * jnp.maximum(jnp.abs(f0)[None, :], jnp.abs(z)[:, None])
+        noise = _noise(jac, scale)  # (n columns, n rows)
+
+        def column(args):
+            u, hs, fwd_only, floor, nz = args
+            return _quotients(H, z, f0, hs, u, fwd_only, floor, nz)
+
+        eye = jnp.eye(n, dtype=z.dtype)
+        (fv, fe, fc), (bv, be, bc), onset = lax.map(
+            column, (eye, steps, nonneg, floors, noise), batch_size=self._batch(n)
+        )
+        # lax.map stacks columns first: column j of J is row j of its output
+        names = ("fwd_value", "fwd_err", "fwd_code", "bwd_value", "bwd_err", "bwd_code")
+        coords = dict(zip(names, (a.T for a in (fv, fe, fc, bv, be, bc)), strict=True))
+        start = jnp.take_along_axis(steps, jnp.minimum(onset, self.levels - 1)[:, None], axis=1)
+        return coords, start[:, 0]
+
+    def _direction_quotients(self, H, z, f0, jac, start):
+        """Quotients along ``directions`` random feasible directions (the linearity test that
+        catches a max of two moments tied at 0, which no single coordinate shows).
+
+        A direction moves only the coordinates where z*_j = 0, where such ties live: there
+        z*_j + h u_j is exact for every h, so the ladder can go as deep as the linear regime
+        needs (MAdam's coefficient is pinned at b2_min only while v is below ~1e-16; LaProp's
+        g / (sqrt(v) + eps) is linear only for sqrt(v) << eps). A coordinate away from 0
+        would have to stop at h ~ 1e-9 |z*_j| (its perturbation is lost to rounding below
+        that) and cut the ladder for all; a kink there shows in its own quotients. Component
+        j is further scaled to where column j's own quotients are linear (``start``). Levels
+        where a row's change falls below FLOOR |H_i(z*)| are dropped (output rounding)."""
+        n = z.shape[0]
+        nonneg = jnp.asarray(H.layout.nonneg_mask())
+        rng = np.random.default_rng(self.seed)  # fixed directions, constants of the program
+        mag = rng.uniform(0.5, 1.0, (self.directions, n))
+        sign = rng.choice([-1.0, 1.0], (self.directions, n))
+        dirs = jnp.where(nonneg[None, :], mag, mag * sign) * start[None, :]
+        dirs = jnp.where((z == 0)[None, :], dirs, 0.0)
+        ladder = 10.0 ** -jnp.arange(0, self.levels, dtype=z.dtype)
+        size = jnp.max(jnp.abs(dirs), axis=1)  # (K,); 0: no zero coordinate, no test
+        floors = FLOOR * jnp.abs(f0)[None, :] / jnp.where(size > 0, size, 1.0)[:, None]
+        scale = jnp.maximum(jnp.abs(z), 1.0)
+        noise = jnp.max(_noise(jac, scale)[None, :, :] * jnp.abs(dirs)[:, :, None], axis=1)
+
+        def direction(args):
+            u, floor, nz = args
+            fwd, _, _ = _quotients(H, z, f0, ladder, u, jnp.asarray(True), floor, nz)
+            return fwd
+
+        value, err, code = lax.map(direction, (dirs, floors, noise), batch_size=self._batch(n))
+        return dirs, {"dir_value": value, "dir_err": err, "dir_code": code}
+
+    def _batch(self, n: int) -> int:
+        return max(1, min(n + self.directions, 200_000 // max(1, self.levels * n)))
+
+    def _probes(self, H, h, z):
+        """The Hessian of f at the fixed point, the coordinate directions along which z* is
+        a family of fixed points, H at the simulation start z* + delta and at the state the
+        moments settle to there, and the autonomy gap."""
+        n, d = z.shape[0], H.layout.sizes[0]
+        scale = jnp.maximum(jnp.abs(z), 1.0)
+        eye = jnp.eye(n, dtype=z.dtype)
+
+        def family(j):
+            ok = jnp.asarray(True)
+            for s in (1e-3, 1e-7):
+                zs = z + s * scale[j] * eye[j]
+                ok = ok & (jnp.max(jnp.abs(H(zs) - zs)) <= 1e-12 * s * scale[j])
+            return ok
+
+        x_f = H.params_of(z)
+        x_shape = jnp.shape(self.x_star)
+        hess = jax.hessian(lambda x: H.problem.value(jnp.reshape(x, x_shape)))(x_f)
+        gnorm = jnp.sqrt(jnp.sum(H.grad(jnp.reshape(x_f, x_shape)) ** 2))
+        z_start = z.at[:d].add(self.delta)
+        # the state the moments settle to while x is still near the start (x held at x* +
+        # delta for FROZEN_STEPS steps): the linear regime must hold there too, e.g. r ~ |g|^p
+        # against eps for Adam-type methods, not only at the fresh (zero) state
+        x_start = z_start[:d]
+        z_frozen = lax.fori_loop(0, FROZEN_STEPS, lambda _, zz: H(zz).at[:d].set(x_start), z_start)
+        # autonomy: H at t = 2**30 against t = 2**30 + 2**20, at a probe point
+        H2 = self.step_map(h, BIAS_FREE_COUNT + 2**20)
+        zp = z.at[:d].add(1e-3 * scale[:d])
+        move = jnp.max(jnp.abs(H(zp) - zp))
+        gap = jnp.max(jnp.abs(H(zp) - H2(zp))) / jnp.where(move > 0, move, 1.0)
+        return {
+            "family": jax.vmap(family)(jnp.arange(n)),
             "hessian": hess,
             "grad_norm": gnorm,
             "z_start": z_start,
-            "h_start": h_start,
+            "h_start": H(z_start),
             "z_frozen": z_frozen,
-            "h_frozen": h_frozen,
+            "h_frozen": H(z_frozen),
             "autonomy_gap": gap,
         }
 
@@ -320,28 +422,15 @@ class Analyzer:
             tuple(sorted(dict(self.state_roles).items())),
         )
 
-    def program(self):
-        """(start, newton, analyse): the jitted, grid-vmapped programs, built once per equal
-        :meth:`cache_key`. ``newton`` is compiled and run only when some point of a piece is
-        not already a fixed point (weight decay with x* != 0, eps inside an EMA, ...);
-        ``analyse`` is the main program (``TRACES`` counts its traces)."""
+    def program(self) -> Program:
+        """The jitted, grid-vmapped programs, built once per equal :meth:`cache_key` (kept
+        in the bounded :data:`PROGRAMS` cache, so a repeated analysis does not recompile)."""
         key = self.cache_key()
-        cached = _PROGRAMS.get(key)
-        if cached is None:
-
-            def analyse(hyper, z0, r0, z, res):
-                TRACES[self.opt.name] += 1
-                return jax.vmap(self._one)(hyper, z0, r0, z, res)
-
-            cached = (
-                jax.jit(jax.vmap(self._start)),
-                jax.jit(jax.vmap(self._newton)),
-                jax.jit(analyse),
-            )
-            if len(_PROGRAMS) >= 32:  # keep the most recent programs only
-                _PROGRAMS.pop(next(iter(_PROGRAMS)))
-            _PROGRAMS[key] = cached
-        return cached
+        program = PROGRAMS.get(key)
+        if program is None:
+            program = Program(self)
+            PROGRAMS.put(key, program)
+        return program
 
     def piece(self) -> int:
         """Grid points per call: BUCKET, fewer when the quotient arrays would be large."""
@@ -356,7 +445,8 @@ class Analyzer:
         g = int(jax.tree_util.tree_leaves(hyper_batch)[0].shape[0])
         size = chunk or self.piece()
         pieces = []
-        start_fn, newton_fn, analyse_fn = self.program()
+        program = self.program()
+        start_fn, newton_fn, analyse_fn = program.start, program.newton, program.analyse
         for start in range(0, g, size):
             idx = np.minimum(np.arange(start, start + size), g - 1)
             part = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper_batch)
