@@ -83,6 +83,8 @@ def test_list_trajectory_and_stability_accept_plugins(tmp_path):
         "--lr", "0.001,0.05", "--out", tmp_path / "s", "--json",
     )  # fmt: skip
     assert stab.exit_code == 0, stab.output
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["plugins"][0]["sha256"] == sha256(ROTATED)
     table = pd.read_csv(tmp_path / "s" / "stability.csv")
     # heavy ball on lambda in [1, 100]: stable iff lr * lambda_max < 2 (1 + momentum)
     assert table.status.tolist() == ["stable", "unstable"]
