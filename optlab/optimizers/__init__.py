@@ -18,8 +18,8 @@ from optlab.optimizers._entry import OptimizerEntry
 # Names that are not optimizers but answer with a pointer (two papers share "Aida").
 AMBIGUOUS = {
     "aida": (
-        "'aida' is ambiguous: use 'aida_pq' (Aida(p, q), Zhang, Niwa, Kleijn, arXiv:2112.06125, "
-        "seed 000) or 'aida_k' (Aida with K projections, arXiv:2203.13273, seed 003)"
+        "'aida' is ambiguous: use 'aida_pq' (Aida(p, q), Zhang, Niwa, Kleijn, arXiv:2112.06125) "
+        "or 'aida_k' (Aida with K projections, Zhang, Niwa, Kleijn, arXiv:2203.13273)"
     ),
 }
 
