@@ -239,7 +239,7 @@ def run(
 def run_shard(config: RunConfig, shard: tuple[int, int], store, progress=None) -> int:
     """Shard ``(i, n)`` of ``optlab run``: computes its cells into ``store`` (those already
     there are kept) and returns how many it has; ``optlab merge`` makes the tables."""
-    with float64():
+    with float64(), registry.with_plugins(config.plugins):
         problem, plans, log_every = _validate(config, False)
         return _sweep_all(config, problem, plans, log_every, progress, store, shard)
 
@@ -247,8 +247,9 @@ def run_shard(config: RunConfig, shard: tuple[int, int], store, progress=None) -
 def plan(config, two_d: bool = False) -> dict:
     """What a run will do, before doing it: its runs, steps, dimension, trace rows and
     cells (for the CLI's estimate). Validates like ``run`` (a UsageError for bad input)."""
-    with float64():
+    with float64(), registry.with_plugins(config.plugins):
         problem, plans, log_every = _validate(config, two_d)
+        cells = command_cells(config, problem, plans)
     n_runs = sum(len(p.grid) for p in plans) * config.seeds
     rows = n_runs * len(runner_record_steps(config.steps, log_every))
     return {
@@ -257,7 +258,7 @@ def plan(config, two_d: bool = False) -> dict:
         "dim": problem.dim,
         "trace_rows": rows,
         "columns": 9 + (problem.dim if config.record_x or problem.dim <= 2 else 0),
-        "cells": len(command_cells(config, problem, plans)),
+        "cells": len(cells),
         "problem": problem.name,
     }
 
@@ -272,6 +273,11 @@ def trajectory(
 
 
 def _run(config, progress, *, command: str, two_d: bool = False, store=None) -> RunResult:
+    with float64(), registry.with_plugins(config.plugins):
+        return _run_in_scope(config, progress, command=command, two_d=two_d, store=store)
+
+
+def _run_in_scope(config, progress, *, command: str, two_d: bool, store=None) -> RunResult:
     t_start = time.perf_counter()
     with float64(), outputs.CompileClock() as clock:
         problem, plans, log_every = _validate(config, two_d)
@@ -478,6 +484,7 @@ def _manifest(config, problem, plans, log_every, traced, env) -> dict:
         "seeds": list(range(config.seeds)),
         "root_seed": config.root_seed,
         "dtype": config.dtype,
+        "plugins": registry.plugin_sources(),
         **env,
     }
 
@@ -499,6 +506,7 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
                 "decay": entry.decay,
                 "static": dict(opt.static),
                 "bibtex": entry.bibtex,
+                "plugin": registry.plugin_origin("optimizer", entry.id),
             }
         )
     return rows
@@ -531,6 +539,7 @@ def list_problems(names: list[str] | None = None) -> list[dict]:
                 "tags": sorted(prob.tags),
                 "options": dict(entry.defaults),
                 "reference": prob.reference,
+                "plugin": registry.plugin_origin("problem", entry.id),
             }
         )
     return rows

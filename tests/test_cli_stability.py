@@ -203,7 +203,7 @@ def test_one_axis_json_and_figure(tmp_path):
 @pytest.mark.slow
 def test_paper_figure_2_sweep(tmp_path):
     """The issue's acceptance run: 61 x 21 points with --simulate and T = 20000, for
-    (p, q) = (2, 1), (2, 2), (1, 2) (stability.md 4)."""
+    (p, q) = (2, 1), (2, 2), (1, 2) (docs/stability.md#paper-figures)."""
 
     def sweep(p, q):
         out = tmp_path / f"pq{p}{q}"

@@ -9,7 +9,7 @@ import typer
 from optlab.errors import UsageError
 from optlab.labels import parse_values
 
-# shortcut flag -> hyperparameter name (design.md section 5)
+# shortcut flag -> hyperparameter name (docs/architecture.md#cli)
 SHORTCUTS = {
     "lr": "learning_rate",
     "b1": "b1",

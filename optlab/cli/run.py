@@ -40,6 +40,7 @@ from optlab.cli._options import (
     hyper_values,
     shortcut_values,
 )
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.cli._tuned import Tuned
 from optlab.config import RunConfig
 from optlab.errors import UsageError
@@ -68,12 +69,14 @@ def build_config(
     values = hyper_values(shortcuts, hp)
     optimizers, protocol = tuple(opt or ["aida_pq"]), ""
     if tuned:  # each optimizer at the setting `optlab tune` chose, for its horizon
+        from optlab import registry
         from optlab.cli._tuned import apply
 
         seeds = rest.get("seeds", 1)
-        optimizers, rest["steps"], protocol = apply(
-            tuned, problem, opt, values, rest["steps"], seeds, dim
-        )
+        with registry.with_plugins(rest.get("plugins", ())):  # best.csv may name plug-ins
+            optimizers, rest["steps"], protocol = apply(
+                tuned, problem, opt, values, rest["steps"], seeds, dim
+            )
     return RunConfig(
         problem=problem,
         optimizers=optimizers,
@@ -239,6 +242,7 @@ def run(
     shard: Shard = None,
     yes: Yes = False,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
@@ -257,6 +261,7 @@ def run(
         dtype=dtype,
         schedule=schedule,
         diagnostics=diagnostics,
+        plugins=plugin_paths(plugin),
     )
     run_guarded(config, "run", resume=resume, shard=shard, yes=yes, json_out=json_out)
 
