@@ -247,6 +247,11 @@ def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | Non
 
 
 def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
+    with float64(), registry.with_plugins(config.plugins):
+        return _run_in_scope(config, progress, command=command, two_d=two_d)
+
+
+def _run_in_scope(config, progress, *, command: str, two_d: bool) -> RunResult:
     t_start = time.perf_counter()
     with float64(), outputs.CompileClock() as clock:
         problem, plans, log_every = _validate(config, two_d)
@@ -405,6 +410,7 @@ def _manifest(config, problem, plans, log_every, traced, env) -> dict:
         "seeds": list(range(config.seeds)),
         "root_seed": config.root_seed,
         "dtype": config.dtype,
+        "plugins": registry.plugin_sources(),
         **env,
     }
 
@@ -426,6 +432,7 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
                 "decay": entry.decay,
                 "static": dict(opt.static),
                 "bibtex": entry.bibtex,
+                "plugin": registry.plugin_origin("optimizer", entry.id),
             }
         )
     return rows
@@ -461,6 +468,7 @@ def list_problems(names: list[str] | None = None) -> list[dict]:
                 "tags": sorted(prob.tags),
                 "options": dict(entry.defaults),
                 "reference": prob.reference,
+                "plugin": registry.plugin_origin("problem", entry.id),
             }
         )
     return rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from optlab.cli import check as _check
 from optlab.cli import info as _info
 from optlab.cli import list_ as _list
 from optlab.cli import profile as _profile
@@ -43,6 +44,7 @@ app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 app.command("stability", help=_stability.HELP, rich_help_panel="Analyse")(_stability.stability)
 app.command("reproduce", help=_reproduce.HELP, rich_help_panel="Analyse")(_reproduce.reproduce)
+app.command("check", help=_check.HELP, rich_help_panel="Analyse")(_check.check)
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ from optlab.cli._options import (
     hyper_values,
     shortcut_values,
 )
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.cli._tuned import Tuned
 from optlab.config import RunConfig
 
@@ -61,12 +62,14 @@ def build_config(
     values = hyper_values(shortcuts, hp)
     optimizers, protocol = tuple(opt or ["aida_pq"]), ""
     if tuned:  # each optimizer at the setting `optlab tune` chose, for its horizon
+        from optlab import registry
         from optlab.cli._tuned import apply
 
         seeds = rest.get("seeds", 1)
-        optimizers, rest["steps"], protocol = apply(
-            tuned, problem, opt, values, rest["steps"], seeds, dim
-        )
+        with registry.with_plugins(rest.get("plugins", ())):  # best.csv may name plug-ins
+            optimizers, rest["steps"], protocol = apply(
+                tuned, problem, opt, values, rest["steps"], seeds, dim
+            )
     return RunConfig(
         problem=problem,
         optimizers=optimizers,
@@ -189,6 +192,7 @@ def run(
     overwrite: Overwrite = RunConfig.overwrite,
     dtype: Dtype = RunConfig.dtype,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
@@ -207,6 +211,7 @@ def run(
         dtype=dtype,
         schedule=schedule,
         diagnostics=diagnostics,
+        plugins=plugin_paths(plugin),
     )
     from optlab import api  # JAX is imported here, not at `optlab --help`
 

@@ -21,6 +21,7 @@ from optlab.cli._options import (
     Values,
     shortcut_values,
 )
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.cli._tuned import Tuned
 from optlab.cli.run import build_config, report
 from optlab.config import TrajectoryConfig
@@ -70,6 +71,7 @@ def trajectory(
     overwrite: Overwrite = TrajectoryConfig.overwrite,
     dtype: Dtype = TrajectoryConfig.dtype,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     base = build_config(
         problem,
@@ -85,6 +87,7 @@ def trajectory(
         overwrite=overwrite,
         dtype=dtype,
         record_x=True,
+        plugins=plugin_paths(plugin),
     )
     every = log_every or max(1, base.steps // 500)  # of the tuned horizon with --tuned
     config = TrajectoryConfig(

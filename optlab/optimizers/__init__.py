@@ -2,7 +2,9 @@
 
 Every public module in this package (a name not starting with ``_``) defines ``ENTRY``,
 an :class:`OptimizerEntry`; dropping a file in registers it. ``_template.py`` shows the
-shape of one. Ids are the file names (design.md section 6).
+shape of one. Ids are the file names. ``entries()`` holds the built-ins only; plug-in
+optimizers (``--plugin FILE.py``, entry-point group ``optlab.optimizers``) join them in
+:mod:`optlab.registry`, scoped to the call that loads them.
 """
 
 from __future__ import annotations
