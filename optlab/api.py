@@ -9,6 +9,7 @@ It writes nothing: ``result.save(out_dir)`` writes the CSV files, figures and
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 
 from optlab import cells as cells_mod
 from optlab import labels, registry
-from optlab._jax import float64
+from optlab._jax import float64, jax
 from optlab.config import RunConfig, TrajectoryConfig
 from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
@@ -39,6 +40,7 @@ class Planned:
     grid: Grid
     static_changed: dict
     labels: tuple[str, ...]
+    runs: tuple = ()  # per grid point: (id, every setting, keys to show) for the labels
 
 
 @dataclass
@@ -132,14 +134,22 @@ def plan_optimizer(spec: str, shared: dict[str, list[float]]) -> Planned:
     grid = build_grid(entry.id, opt.hyper, values, entry.all_bounds())
     defaults = registry.static_options(entry)
     static_changed = {k: v for k, v in static.items() if v != defaults.get(k)}
-    names = []
+    runs = []
     for point in grid.points:
-        changed = dict(static_changed)
-        for k, v in zip(grid.names, point, strict=True):
-            if v != float(getattr(opt.hyper, k)):
-                changed[k] = v
-        names.append(labels.format_label(entry.id, changed))
-    return Planned(entry, opt, grid, static_changed, tuple(names))
+        settings = {**defaults, **static, **dict(zip(grid.names, point, strict=True))}
+        shown = set(static) | set(values)
+        shown |= {k for k, v in settings.items() if k in grid.names and v != getattr(opt.hyper, k)}
+        runs.append((entry.id, settings, shown))
+    names = labels.command_labels(runs)
+    return Planned(entry, opt, grid, static_changed, tuple(names), tuple(runs))
+
+
+def relabel(plans: list[Planned]) -> list[Planned]:
+    """Labels over all runs of one command: keys that differ between two ``--opt`` of the same
+    optimizer are named in both (``adam[b1=0.9]`` beside ``adam[b1=0]``)."""
+    runs = [r for p in plans for r in p.runs]
+    names = iter(labels.command_labels(runs))
+    return [dataclasses.replace(p, labels=tuple(next(names) for _ in p.runs)) for p in plans]
 
 
 def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
@@ -157,7 +167,8 @@ def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
                         f"{plan.entry.id}: {name}={v:g} cannot be represented in float32 "
                         f"({what}); use --dtype float64 or another value"
                     )
-    x0 = np.asarray(problem.x0, dtype=np.float64)
+    x0 = np.concatenate([np.ravel(v) for v in jax.tree_util.tree_leaves(problem.x0)])
+    x0 = x0.astype(np.float64)
     x32 = x0.astype(np.float32)
     if np.any((x0 != 0) & (x32 == 0)) or not np.all(np.isfinite(x32)):
         raise UsageError(f"{problem.name}: x0 cannot be represented in float32")
@@ -326,7 +337,7 @@ def _validate(config, two_d: bool):
             "(see `optlab list problems`, tag 2d)"
         )
     shared = {k: list(v) for k, v in config.hyper}
-    plans = [plan_optimizer(spec, shared) for spec in config.optimizers]
+    plans = relabel([plan_optimizer(spec, shared) for spec in config.optimizers])
     all_labels = [lab for p in plans for lab in p.labels]
     if len(set(all_labels)) != len(all_labels):
         dup = next(lab for lab in all_labels if all_labels.count(lab) > 1)
@@ -513,6 +524,9 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
 
 
 def _describe_x0(x0) -> str:
+    if not hasattr(x0, "shape"):  # a pytree of parameters (mlp, logistic)
+        leaves = jax.tree_util.tree_leaves(x0)
+        return f"pytree: {len(leaves)} leaves, {sum(np.size(v) for v in leaves)} numbers"
     x = np.asarray(x0)
     if x.size and np.all(x == x.flat[0]):
         return f"{x.flat[0]:g} (all)"

@@ -101,6 +101,11 @@ def _minimiser(problem, index: int) -> np.ndarray:
             f"problem {problem.name} has no known minimiser; the stability analysis needs one "
             "(see `optlab info PROBLEM`)"
         )
+    if not hasattr(problem.x0, "shape"):  # a pytree of parameters (an MLP's layers)
+        raise UsageError(
+            f"problem {problem.name} has its parameters as a pytree of leaves; the stability "
+            f"analysis works on one vector: use '{problem.name}[layout=flat]' (the same function)"
+        )
     xs = np.asarray(problem.x_star, dtype=np.float64)
     if xs.ndim == 2:
         if index >= xs.shape[0]:

@@ -1,5 +1,6 @@
 """The ``name[key=value,...]`` syntax shared by ``--opt``, problem names and the CSV
-``label`` column (benchopt style), and value lists ``a,b,c`` / ranges ``start:stop:num``.
+``label`` column (benchopt style), and value lists ``a,b,c`` / ranges
+``start:stop:num[:log|lin|dec]``.
 
 Pure Python: the CLI parses with it before JAX is imported.
 """
@@ -73,33 +74,71 @@ def parse_number(text: str, what: str) -> float:
     return value
 
 
+SPACINGS = ("log", "lin", "dec")
+
+
 def parse_values(text: str, what: str) -> list[float]:
-    """``'1e-3,1e-2'`` -> two values; ``'1e-8:1e-2:61'`` -> 61 values, log-spaced when both
-    ends are positive, else evenly spaced."""
+    """Comma-separated values and ranges:
+
+    * ``'1e-3,1e-2'``: two values;
+    * ``'1e-8:1e-2:61'``: 61 values, log-spaced when both ends are positive, else evenly;
+    * ``'START:STOP:NUM:log'`` / ``':lin'``: the same with the spacing named;
+    * ``'START:STOP:NUM:dec'``: NUM evenly spaced values in every decade (m x 10^e with
+      m = 1 + 9 i / NUM), kept where START <= value <= STOP. MaxVA's 20 learning rates
+      (Zhu et al., arXiv:2006.11918, NQM: 1e-3, 2e-3, ..., 9e-2, 0.1, 0.2) are
+      ``1e-3:0.2:9:dec``.
+    """
     out: list[float] = []
     for part in text.split(","):
         part = part.strip()
-        if part.count(":") == 2:
-            a, b, n = part.split(":")
-            lo, hi = parse_number(a, what), parse_number(b, what)
-            try:
-                num = int(n)
-            except ValueError:
-                raise UsageError(
-                    f"{what}: {part!r}: the count after the last ':' must be an int"
-                ) from None
-            if num < 1:
-                raise UsageError(f"{what}: {part!r}: the count must be >= 1")
-            out.extend(_spaced(lo, hi, num))
-        else:
+        fields = part.split(":")
+        if len(fields) == 1:
             out.append(parse_number(part, what))
+            continue
+        if len(fields) not in (3, 4):
+            raise UsageError(f"{what}: {part!r}: a range is START:STOP:NUM[:log|lin|dec]")
+        lo, hi = parse_number(fields[0], what), parse_number(fields[1], what)
+        try:
+            num = int(fields[2])
+        except ValueError:
+            raise UsageError(f"{what}: {part!r}: the count NUM must be an int") from None
+        if num < 1:
+            raise UsageError(f"{what}: {part!r}: the count must be >= 1")
+        spacing = fields[3].strip() if len(fields) == 4 else "auto"
+        if spacing not in SPACINGS + ("auto",):
+            raise UsageError(f"{what}: {part!r}: the spacing must be one of {', '.join(SPACINGS)}")
+        out.extend(_range(lo, hi, num, spacing, f"{what}: {part!r}"))
     return out
 
 
-def _spaced(lo: float, hi: float, num: int) -> list[float]:
+def _range(lo: float, hi: float, num: int, spacing: str, where: str) -> list[float]:
+    if spacing in ("log", "dec") and not (lo > 0 and hi > 0):
+        raise UsageError(f"{where}: {spacing} spacing needs positive ends")
+    if spacing == "dec":
+        if hi < lo:
+            raise UsageError(f"{where}: dec spacing needs START <= STOP")
+        return _per_decade(lo, hi, num)
+    if spacing == "lin":
+        return _spaced(lo, hi, num, log=False)
+    return _spaced(lo, hi, num, log=lo > 0 and hi > 0)
+
+
+def _per_decade(lo: float, hi: float, num: int) -> list[float]:
+    """m x 10^e, m = 1 + 9 i / num (i < num), inside [lo, hi] up to rounding; each value is
+    written through its decimal text (``3e-3``, not 0.0030000000000000005)."""
+    out = []
+    for e in range(math.floor(math.log10(lo)) - 1, math.floor(math.log10(hi)) + 1):
+        for i in range(num):
+            v = float(f"{1 + 9 * i / num:.12g}e{e}")
+            if lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12):
+                out.append(v)
+    return out
+
+
+def _spaced(lo: float, hi: float, num: int, log: bool) -> list[float]:
     if num == 1:
         return [lo]
-    if lo > 0 and hi > 0:
+    if log:
         a, b = math.log10(lo), math.log10(hi)
         values = [10 ** (a + (b - a) * i / (num - 1)) for i in range(num)]
     else:
@@ -135,3 +174,22 @@ def format_label(name: str, settings: dict) -> str:
         return name
     inner = ",".join(f"{k}={format_value(v)}" for k, v in settings.items())
     return f"{name}[{inner}]"
+
+
+def command_labels(runs: list[tuple[str, dict, set]]) -> list[str]:
+    """One label per run of a command. ``runs`` holds (name, settings, shown): every setting of
+    the run in display order, and the keys it must show (given on the command line or away
+    from their default). A name's label carries every key shown by any of its runs and every
+    key whose value differs among its runs, defaults included, so ``aida_pq[p=1,q=2]`` stands
+    beside ``aida_pq[p=2,q=2]`` (never ``aida_pq`` beside ``aida_pq[p=2]``); each label reads
+    back through ``--opt`` to the same run."""
+    keys: dict[str, set] = {}
+    seen: dict[str, dict] = {}
+    for name, settings, shown in runs:
+        keys.setdefault(name, set()).update(shown)
+        first = seen.setdefault(name, settings)
+        keys[name].update(k for k, v in settings.items() if first.get(k) != v)
+    return [
+        format_label(name, {k: v for k, v in settings.items() if k in keys[name]})
+        for name, settings, _ in runs
+    ]

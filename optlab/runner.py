@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab._jax import jax, jnp, x64_enabled
-from optlab.metrics import all_finite, make_metrics
+from optlab.metrics import all_finite, flatten, is_pytree, make_metrics
 from optlab.types import Optimizer, Trace
 
 lax = jax.lax
@@ -103,6 +103,9 @@ class Sweep:
         # diagnostics(grads, new_state, hyper) -> {"step_size": tree, "denominator": tree}
         self.diagnostics = diagnostics
         self.online = "online" in problem.tags and problem.x_star is not None
+        # parameters given as a pytree: per-leaf (per-layer) step-size statistics too
+        leaves = jax.tree_util.tree_leaves(problem.x0) if is_pytree(problem.x0) else []
+        self.leaf_sizes = [int(np.size(v)) for v in leaves] if len(leaves) > 1 else []
         self.dtype = jnp.dtype(dtype)
         self.n_full, self.rem = divmod(steps, log_every)
         self.n_blocks = self.n_full + (1 if self.rem else 0)
@@ -118,7 +121,8 @@ class Sweep:
     def _x0(self, skey):
         p = self.problem
         x0 = p.init(jax.random.fold_in(skey, 0)) if p.init is not None else p.x0
-        return jnp.asarray(x0).astype(self.dtype)
+        # a pytree of parameters (an MLP's layers) is cast leaf by leaf
+        return jax.tree_util.tree_map(lambda v: jnp.asarray(v).astype(self.dtype), x0)
 
     def _record(self, c: Carry):
         loss, gap, gn, dist = make_metrics(self.problem)(c.x)
@@ -134,14 +138,23 @@ class Sweep:
             extras["S1"], extras["S2"] = c.acc["S1"], c.acc["S2"]
             extras["step_size_mean"] = jnp.mean(c.acc["step_size"])
             extras["step_size_std"] = jnp.std(c.acc["step_size"])
+            start = 0
+            for k, size in enumerate(self.leaf_sizes):  # static slices, one per leaf
+                leaf = c.acc["step_size"][start : start + size]
+                extras[f"step_size_mean_{k}"], extras[f"step_size_std_{k}"] = (
+                    jnp.mean(leaf),
+                    jnp.std(leaf),
+                )
+                start += size
         rec = Record(
             *(jnp.where(dead, nan, v) for v in (loss, gap, gn, dist)),
-            x=c.x if self.record_x else None,
+            x=flatten(c.x) if self.record_x else None,
             extras={k: jnp.where(dead, nan, v) for k, v in extras.items()},
         )
         return c._replace(div=div), rec
 
     def _init_acc(self, x0):
+        x0 = flatten(x0)
         zero = jnp.zeros((), x0.dtype)
         acc = {}
         if self.online:

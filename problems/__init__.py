@@ -9,12 +9,11 @@ A plug-in writes its problems with the public ``Problem`` and ``ProblemEntry`` f
 
 from __future__ import annotations
 
-from problems import andrei, classic2d, online, quadratic, stochastic
+from problems import andrei, classic2d, logistic, mlp, online, quadratic, stochastic
 from problems.spec import Problem, ProblemEntry
 
-PROBLEMS: dict[str, ProblemEntry] = {
-    e.id: e for m in (andrei, quadratic, stochastic, online, classic2d) for e in m.ENTRIES
-}
+MODULES = (andrei, quadratic, stochastic, online, classic2d, mlp, logistic)
+PROBLEMS: dict[str, ProblemEntry] = {e.id: e for m in MODULES for e in m.ENTRIES}
 ALIASES: dict[str, str] = {a: e.id for e in PROBLEMS.values() for a in e.aliases}
 
 

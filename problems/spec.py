@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 def identity(x):
     return x
@@ -50,7 +52,13 @@ class Problem:
 
     @property
     def dim(self) -> int:
-        return int(self.x0.shape[-1])
+        """The length of x; for parameters given as a pytree, their total count."""
+        shape = getattr(self.x0, "shape", None)
+        if shape is not None:
+            return int(shape[-1])
+        from optlab._jax import jax
+
+        return int(sum(np.size(v) for v in jax.tree_util.tree_leaves(self.x0)))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ def test_main_command_on_defaults(tmp_path):
     first = trace[trace.step == 0].iloc[0]
     assert first.loss == pytest.approx(5049, rel=1e-12)
     assert first.grad_norm == pytest.approx(1197.585905, rel=1e-9)
-    assert trace.step.max() == 10_000 and trace.label.unique().tolist() == ["aida_pq"]
+    assert trace.step.max() == 10_000 and trace.label.unique().tolist() == [
+        "aida_pq[p=1,q=2]"
+    ]  # the values asked for are named
     runs = read(out, "runs")
     assert runs.loc[0, "final_grad_norm"] < 1e-6 < 1197  # it converges on fun5
     manifest = json.loads((out / "manifest.json").read_text())

@@ -326,3 +326,11 @@ def test_library_call_writes_nothing(tmp_path, monkeypatch):
     assert result.table.status.tolist() == ["stable", "unstable"]
     paths = result.save(tmp_path / "saved")
     assert {p.name for p in paths} >= {"stability.csv", "eigenvalues.png", "manifest.json"}
+
+
+def test_pytree_problem_is_refused_with_the_flat_layout_named(tmp_path):
+    out = tmp_path / "st"
+    res = cli.invoke(app, ["stability", "logistic", "--opt", "adam", "--out", str(out)])
+    assert res.exit_code == 2
+    assert "logistic[layout=flat]" in res.output
+    assert not out.exists()

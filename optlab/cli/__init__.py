@@ -12,6 +12,7 @@ from optlab.cli import info as _info
 from optlab.cli import list_ as _list
 from optlab.cli import merge as _merge
 from optlab.cli import profile as _profile
+from optlab.cli import reproduce as _reproduce
 from optlab.cli import rerun as _rerun
 from optlab.cli import run as _run
 from optlab.cli import stability as _stability
@@ -49,6 +50,7 @@ app.command("profile", help=_profile.HELP, rich_help_panel="Compare")(_profile.p
 app.command("list", help=_list.HELP, rich_help_panel="Inspect")(_list.list_)
 app.command("info", help=_info.HELP, rich_help_panel="Inspect")(_info.info)
 app.command("stability", help=_stability.HELP, rich_help_panel="Analyse")(_stability.stability)
+app.command("reproduce", help=_reproduce.HELP, rich_help_panel="Analyse")(_reproduce.reproduce)
 app.command("check", help=_check.HELP, rich_help_panel="Analyse")(_check.check)
 literal_help(app)
 

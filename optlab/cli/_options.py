@@ -24,7 +24,10 @@ SHORTCUTS = {
 # config dataclasses (optlab.config), e.g. ``steps: Steps = RunConfig.steps``.
 Values = Annotated[
     str | None,
-    typer.Option(help="A value, a comma list a,b,c (a grid axis) or a range start:stop:num."),
+    typer.Option(
+        help="A value, a comma list a,b,c (a grid axis) or a range start:stop:num[:log|lin|dec] "
+        "(dec: num linear steps in every decade, 1e-3:0.2:9:dec = 1e-3, 2e-3, ..., 0.1, 0.2)."
+    ),
 ]
 Lr = Annotated[str | None, typer.Option("--lr", "--eta", help="Learning rate(s).")]
 Opts = Annotated[

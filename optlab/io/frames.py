@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from optlab.metrics import TOLERANCE_METRICS, TOLERANCES, first_step_below, steps_column
+
 ID_COLUMNS = ["problem", "optimizer", "label", "run_id", "seed"]
 METRICS = ["loss", "gap", "grad_norm", "dist"]
 
@@ -97,11 +99,27 @@ def runs_frame(trace: pd.DataFrame, diverged_step, steps: int, success=None) -> 
         steps=np.full(n, steps),
     )
     cols.update({f"final_{c}": block(c)[:, -1] for c in extra})
+    cols.update(_steps_to_tolerance(block))
     if "x_0" in trace.columns and "x_1" not in trace.columns:  # 1-D: the iterate itself
         cols["final_x"] = block("x_0")[:, -1]
     if success is not None:
         cols["success"] = np.asarray(success, dtype=bool)
     return pd.DataFrame(cols)
+
+
+def _steps_to_tolerance(block) -> dict:
+    """``steps_<metric>_<tol>`` for every metric of the ladder that is defined for some run
+    (gap needs f*, dist needs x*): the first recorded step at or below the tolerance, NaN
+    (an empty cell) when never."""
+    steps = block("step")
+    out = {}
+    for metric in TOLERANCE_METRICS:
+        values = block(metric)
+        if not np.isfinite(values).any():
+            continue
+        for tol in TOLERANCES:
+            out[steps_column(metric, tol)] = first_step_below(steps, values, tol)
+    return out
 
 
 def _nanmin_rows(values) -> np.ndarray:
@@ -120,12 +138,21 @@ def _nanmedian(series: pd.Series) -> float:
 SUMMARY_VALUES = ["final_grad_norm", "min_grad_norm", "final_loss", "best_loss", "final_gap"]
 
 
+def _quartiles(ok: np.ndarray) -> tuple[float, float]:
+    if not ok.size:
+        return np.nan, np.nan
+    return float(np.quantile(ok, 0.25)), float(np.quantile(ok, 0.75))
+
+
 def summary_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Per label: seeds; for each final value its median, 25 % and 75 % quantiles, mean and
     standard error of the mean over seeds (NaN-aware: a diverged run has NaN finals);
-    the divergence count and earliest step; the success rate when defined."""
+    for each steps-to-tolerance column its median and quartiles over the runs that reached
+    the tolerance and the fraction that did (``_reached``); the divergence count and
+    earliest step; the success rate when defined."""
     candidates = SUMMARY_VALUES + ["final_dist", "final_x"] + [f"final_{e}" for e in FINAL_EXTRAS]
     values = [c for c in candidates if c in runs.columns]
+    tolerance_cols = [c for c in runs.columns if c.startswith("steps_")]
     rows = []
     for label, df in runs.groupby("label", sort=False):
         div = df[df["diverged"]]
@@ -134,13 +161,15 @@ def summary_frame(runs: pd.DataFrame) -> pd.DataFrame:
             v = df[c].to_numpy(dtype=float)
             ok = v[~np.isnan(v)]
             row[c] = _nanmedian(df[c])
-            row[f"{c}_q25"], row[f"{c}_q75"] = (
-                (float(np.quantile(ok, 0.25)), float(np.quantile(ok, 0.75)))
-                if ok.size
-                else (np.nan, np.nan)
-            )
+            row[f"{c}_q25"], row[f"{c}_q75"] = _quartiles(ok)
             row[f"{c}_mean"] = float(ok.mean()) if ok.size else np.nan
             row[f"{c}_sem"] = float(ok.std(ddof=1) / np.sqrt(ok.size)) if ok.size > 1 else np.nan
+        for c in tolerance_cols:
+            v = df[c].to_numpy(dtype=float)
+            ok = v[~np.isnan(v)]
+            row[c] = float(np.median(ok)) if ok.size else np.nan
+            row[f"{c}_q25"], row[f"{c}_q75"] = _quartiles(ok)
+            row[f"{c}_reached"] = float(ok.size / len(v))
         row["diverged"] = int(len(div))
         row["first_diverged_step"] = int(div["diverged_step"].min()) if len(div) else -1
         if "success" in df.columns:
