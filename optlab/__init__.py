@@ -12,6 +12,11 @@ Public API (imported lazily, so ``optlab --help`` does not load JAX)::
     import optlab.optax   # every optimizer as an optax.GradientTransformation
 
 Importing optlab changes no JAX setting, environment variable or cache folder.
+Writing a plug-in (an optimizer or problem file loaded with ``--plugin``): ``Optimizer``,
+``OptimizerEntry`` and ``STATE_ROLES`` from here, the numerical helpers from
+:mod:`optlab.optim_utils`, ``Problem`` and ``ProblemEntry`` from ``problems``;
+``with_plugins(paths)`` makes plug-in files visible to library calls inside a ``with`` block,
+and :mod:`optlab.checks` runs the contract (``optlab check``) on any optimizer.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ _LAZY = {
     "make_run": ("optlab.runner", "make_run"),
     "UsageError": ("optlab.errors", "UsageError"),
     "float64": ("optlab._jax", "float64"),
+    "OptimizerEntry": ("optlab.optimizers._entry", "OptimizerEntry"),
+    "STATE_ROLES": ("optlab.optimizers._entry", "STATE_ROLES"),
+    "with_plugins": ("optlab.registry", "with_plugins"),
 }
 
 
@@ -49,7 +57,7 @@ def __getattr__(name: str):
 
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    if name in ("api", "optax", "runner", "stability", "registry"):
+    if name in ("api", "optax", "runner", "stability", "registry", "optim_utils", "checks"):
         import importlib
 
         return importlib.import_module(f"optlab.{name}")

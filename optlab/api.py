@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from optlab import cells as cells_mod
 from optlab import labels, registry
 from optlab._jax import float64, jax
 from optlab.config import RunConfig, TrajectoryConfig
@@ -25,6 +26,7 @@ from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
 from optlab.io import frames, outputs
 from optlab.runner import make_sweep
+from optlab.runner import record_steps as runner_record_steps
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -176,6 +178,7 @@ def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
 _CompileClock = outputs.CompileClock  # the old private name, until every caller moved
 
 
+MAX_STEPS = 2**31 - 2  # the compiled step counter is int32 (and counts one past the end)
 MAX_TRACE_ROWS = 200_000  # default recording keeps trace.csv about this long
 
 
@@ -233,24 +236,63 @@ class _Collector:
         return np.stack(self.xs) if self.xs else None
 
 
-def run(config: RunConfig, progress: Callable[[float], None] | None = None) -> RunResult:
+def run(
+    config: RunConfig, progress: Callable[[float], None] | None = None, *, store=None
+) -> RunResult:
     """``optlab run``: every optimizer's grid on the problem (tables and manifest; call
-    ``save()`` on the result to write them with the figures)."""
-    return _run(config, progress, command="run")
+    ``save()`` on the result to write them with the figures).
+
+    With a ``store`` (:class:`optlab.cells.CellStore`) the cells it holds are read and the
+    others computed and put in it, so an interrupted run can be resumed."""
+    return _run(config, progress, command="run", store=store)
 
 
-def trajectory(config: TrajectoryConfig, progress: Callable[[float], None] | None = None):
+def run_shard(config: RunConfig, shard: tuple[int, int], store, progress=None) -> int:
+    """Shard ``(i, n)`` of ``optlab run``: computes its cells into ``store`` (those already
+    there are kept) and returns how many it has; ``optlab merge`` makes the tables."""
+    with float64(), registry.with_plugins(config.plugins):
+        problem, plans, log_every = _validate(config, False)
+        return _sweep_all(config, problem, plans, log_every, progress, store, shard)
+
+
+def plan(config, two_d: bool = False) -> dict:
+    """What a run will do, before doing it: its runs, steps, dimension, trace rows and
+    cells (for the CLI's estimate). Validates like ``run`` (a UsageError for bad input)."""
+    with float64(), registry.with_plugins(config.plugins):
+        problem, plans, log_every = _validate(config, two_d)
+        cells = command_cells(config, problem, plans)
+    n_runs = sum(len(p.grid) for p in plans) * config.seeds
+    rows = n_runs * len(runner_record_steps(config.steps, log_every))
+    return {
+        "runs": n_runs,
+        "steps": config.steps,
+        "dim": problem.dim,
+        "trace_rows": rows,
+        "columns": 9 + (problem.dim if config.record_x or problem.dim <= 2 else 0),
+        "cells": len(cells),
+        "problem": problem.name,
+    }
+
+
+def trajectory(
+    config: TrajectoryConfig, progress: Callable[[float], None] | None = None, *, store=None
+):
     """``optlab trajectory``: a run on a 2-D problem plus the loss landscape its paths are
     drawn over; ``save()`` writes ``trajectory.png`` and, with ``config.gif``, an animation
     (``trajectory.gif``)."""
-    return _run(config, progress, command="trajectory", two_d=True)
+    return _run(config, progress, command="trajectory", two_d=True, store=store)
 
 
-def _run(config, progress, *, command: str, two_d: bool = False) -> RunResult:
+def _run(config, progress, *, command: str, two_d: bool = False, store=None) -> RunResult:
+    with float64(), registry.with_plugins(config.plugins):
+        return _run_in_scope(config, progress, command=command, two_d=two_d, store=store)
+
+
+def _run_in_scope(config, progress, *, command: str, two_d: bool, store=None) -> RunResult:
     t_start = time.perf_counter()
     with float64(), outputs.CompileClock() as clock:
         problem, plans, log_every = _validate(config, two_d)
-        runs = _sweep_all(config, problem, plans, log_every, progress)
+        runs = _sweep_all(config, problem, plans, log_every, progress, store)
         divs, x_all = np.asarray(runs.divs), runs.positions()
         trace_df = frames.trace_frame(
             problem.name, runs.metas, runs.steps, runs.stacked(), divs, x_all, runs.extras
@@ -275,12 +317,19 @@ def _validate(config, two_d: bool):
     """(problem, plans, log_every), or a UsageError before anything is computed."""
     if config.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {config.steps}")
+    if config.steps > MAX_STEPS:
+        raise UsageError(
+            f"--steps {config.steps} is more than the step counter can count "
+            f"(at most {MAX_STEPS:_}); split the run or use fewer steps"
+        )
     if config.schedule not in ("constant", "inv_sqrt"):
         raise UsageError(f"--schedule must be constant or inv_sqrt, got {config.schedule!r}")
     if config.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {config.seeds}")
     if config.log_every is not None and config.log_every < 1:
         raise UsageError(f"--log-every must be >= 1, got {config.log_every}")
+    if two_d:
+        _check_display(config)
     problem = resolve_problem(config.problem, config.problem_options)
     if two_d and problem.dim != 2:
         raise UsageError(
@@ -295,42 +344,83 @@ def _validate(config, two_d: bool):
         raise UsageError(f"the run {dup!r} is asked for twice")
     check_dtype(config.dtype, plans, problem)
     if config.out:  # a folder save() would refuse: say so now, not after the work
-        outputs.check_out_dir(Path(config.out), config.overwrite)
+        outputs.check_out_dir(Path(config.out), config.overwrite, probe=False)  # no writes
     n_runs = sum(len(p.grid) for p in plans) * config.seeds
     return problem, plans, config.log_every or default_log_every(config.steps, n_runs)
 
 
-def _sweep_all(config, problem, plans, log_every, progress) -> _Collector:
-    """Every optimizer's grid as compiled sweeps (one per integer-exponent group)."""
-    dtype = DTYPES[config.dtype]
+def _check_display(config) -> None:
+    """trajectory's drawing options: a GIF needs a frame, a contour two mesh points."""
+    if config.frames < 1:
+        raise UsageError(f"--frames must be >= 1, got {config.frames}")
+    if config.resolution < 2:
+        raise UsageError(
+            f"--resolution must be >= 2 (mesh points per axis), got {config.resolution}"
+        )
+
+
+def _sweep_all(
+    config, problem, plans, log_every, progress, store=None, shard=None
+) -> _Collector | int:
+    """Every optimizer's grid, cell by cell (see :mod:`optlab.cells`): a cell ``store``
+    already holds is read, not computed; each computed cell is put in it when it is done."""
     seeds = np.arange(config.seeds)
-    record_x = config.record_x or problem.dim <= 2  # 1-D and 2-D paths are always kept
-    total = float(sum(len(p.grid) for p in plans))
-    done = 0.0
+    cells = cells_mod.shard_cells(command_cells(config, problem, plans), shard)
+    total = float(sum(len(c.idx) for c in cells)) or 1.0
+    done, results, sweeps = 0.0, {}, {}
     runs = _Collector(seeds)
+    for cell in cells:
+        trace = store.load(cell) if store is not None else None
+        if trace is None:
+            if store is not None and not getattr(store, "computes", True):
+                raise UsageError(f"cell {cell.name} is in none of the folders given")
+            tick = _ticker(progress, done, len(cell.idx), total)
+            trace = _compute_cell(config, problem, plans, log_every, cell, sweeps, tick)
+            if store is not None:
+                store.save(cell, trace)
+        done += len(cell.idx)
+        if progress is not None:
+            progress(done / total)
+        results.update({(cell.plan, i): (trace, j) for j, i in enumerate(cell.idx)})
+    if shard is not None:  # the shard's cells are in the store: no tables from a part
+        return len(cells)
     for k, plan in enumerate(plans):
-        results = {}
-        for fixed, idx in plan.grid.integer_groups(plan.entry.integer_hypers):
-            sweep = make_sweep(
-                problem,
-                plan.opt,
-                steps=config.steps,
-                log_every=log_every,
-                record_x=record_x,
-                fixed=fixed,
-                dtype=dtype,
-                schedule=config.schedule,
-                diagnostics=_diagnostics(plan, config.diagnostics),
-            )
-            hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
-            tick = _ticker(progress, done, len(idx), total)
-            trace = sweep.run(hyper, seeds, config.root_seed, tick)
-            runs.traced[k] = runs.traced.get(k, 0) + sweep.traces
-            done += len(idx)
-            results.update({i: (trace, j) for j, i in enumerate(idx)})
+        runs.traced[k] = sum(s.traces for (kk, _), s in sweeps.items() if kk == k)
         for i in range(len(plan.grid)):
-            runs.add(plan, i, *results[i])
+            runs.add(plan, i, *results[(k, i)])
     return runs
+
+
+def command_cells(config, problem, plans) -> list:
+    """The cells of a command (the same for every way of running it)."""
+    return cells_mod.plan_cells(
+        plans, config.seeds, problem.dim, config.steps, cells_mod.cell_work()
+    )
+
+
+def _compute_cell(config, problem, plans, log_every, cell, sweeps: dict, tick):
+    """One cell's Trace: its grid points padded (by repeating the last) to the command's
+    cell width, so every cell runs the same compiled program, and cut back."""
+    plan = plans[cell.plan]
+    fixed, _ = plan.grid.integer_groups(plan.entry.integer_hypers)[cell.group]
+    dtype = DTYPES[config.dtype]
+    key = (cell.plan, cell.group)
+    if key not in sweeps:
+        sweeps[key] = make_sweep(
+            problem,
+            plan.opt,
+            steps=config.steps,
+            log_every=log_every,
+            record_x=config.record_x or problem.dim <= 2,  # 1-D and 2-D paths are kept
+            fixed=fixed,
+            dtype=dtype,
+            schedule=config.schedule,
+            diagnostics=_diagnostics(plan, config.diagnostics),
+        )
+    idx = list(cell.idx) + [cell.idx[-1]] * (cell.width - len(cell.idx))
+    hyper = plan.grid.batch(type(plan.opt.hyper), idx, dtype)
+    trace = sweeps[key].run(hyper, np.arange(config.seeds), config.root_seed, tick)
+    return cells_mod.take(trace, len(cell.idx))
 
 
 def _protocol(config) -> str:
@@ -405,6 +495,7 @@ def _manifest(config, problem, plans, log_every, traced, env) -> dict:
         "seeds": list(range(config.seeds)),
         "root_seed": config.root_seed,
         "dtype": config.dtype,
+        "plugins": registry.plugin_sources(),
         **env,
     }
 
@@ -426,6 +517,7 @@ def list_optimizers(names: list[str] | None = None) -> list[dict]:
                 "decay": entry.decay,
                 "static": dict(opt.static),
                 "bibtex": entry.bibtex,
+                "plugin": registry.plugin_origin("optimizer", entry.id),
             }
         )
     return rows
@@ -461,6 +553,7 @@ def list_problems(names: list[str] | None = None) -> list[dict]:
                 "tags": sorted(prob.tags),
                 "options": dict(entry.defaults),
                 "reference": prob.reference,
+                "plugin": registry.plugin_origin("problem", entry.id),
             }
         )
     return rows

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optlab import api
+from optlab import api, registry
 from optlab import stability as st
 from optlab._jax import in_float64
 from optlab.config import StabilityConfig
@@ -100,6 +100,11 @@ def _minimiser(problem, index: int) -> np.ndarray:
         raise UsageError(
             f"problem {problem.name} has no known minimiser; the stability analysis needs one "
             "(see `optlab info PROBLEM`)"
+        )
+    if not hasattr(problem.x0, "shape"):  # a pytree of parameters (an MLP's layers)
+        raise UsageError(
+            f"problem {problem.name} has its parameters as a pytree of leaves; the stability "
+            f"analysis works on one vector: use '{problem.name}[layout=flat]' (the same function)"
         )
     xs = np.asarray(problem.x_star, dtype=np.float64)
     if xs.ndim == 2:
@@ -257,6 +262,11 @@ def stability(
     config: StabilityConfig, progress: Callable[[float], None] | None = None
 ) -> StabilityResult:
     """Analyse, classify, compare with the closed forms, simulate when asked; write nothing."""
+    with registry.with_plugins(config.plugins):
+        return _stability_in_scope(config, progress)
+
+
+def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
     t_start = time.perf_counter()
     problem, plan, x_star = _prepare(config)
     with outputs.CompileClock() as clock:
@@ -465,6 +475,7 @@ def _manifest(
             else None
         ),
         "summary": summary,
+        "plugins": registry.plugin_sources(),
         **outputs.environment(),
         "wall_s": round(wall, 3),
         "compile_s": round(min(compile_s, wall), 3),

@@ -57,6 +57,7 @@ class RunConfig(_FromDict):
     schedule: str = "constant"  # or "inv_sqrt": learning_rate / sqrt(t) for every optimizer
     diagnostics: bool = False  # effective step sizes and the S1/S2 sums as trace columns
     command: str = ""  # the command line, for the manifest
+    plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable
     protocol: str = ""  # how the hyperparameters were chosen ("" = untuned), on every figure
 
 
@@ -96,3 +97,4 @@ class StabilityConfig(_FromDict):
     out: str | None = None  # None: runs/stability-<problem>-<timestamp>
     overwrite: bool = False
     command: str = ""
+    plugins: tuple[str, ...] = ()  # plug-in files whose optimizers / problems are usable

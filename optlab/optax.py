@@ -16,6 +16,10 @@ transformation whose ``update(grads, state, params)`` yields ``new_params - para
   numbers before optlab sees them: a default that float32 rounds to 0 (aida_pq's eps) is
   then refused too, so pass such a hyperparameter explicitly.
 - Nothing global changes: this module computes in the caller's JAX precision.
+
+Plug-in optimizers get the same view: ``optlab.optax.<id>`` resolves ids in the plug-in
+scope (``with optlab.with_plugins(["lion.py"]): optlab.optax.lion(...)``), and
+``from_entry(entry)`` builds the factory from an ``OptimizerEntry`` directly.
 """
 
 from __future__ import annotations
@@ -86,12 +90,19 @@ def _split(params):
 
 
 def transformation(name: str, **kwargs):
-    """The ``optax.GradientTransformation`` of optimizer ``name`` (see the module notes)."""
+    from optlab import registry
+
+    return entry_transformation(registry.optimizer_entry(name), **kwargs)
+
+
+def entry_transformation(entry, **kwargs):
+    """The ``optax.GradientTransformation`` of an ``OptimizerEntry``, built-in or plug-in
+    (see the module notes)."""
     import optax
 
     from optlab import registry
 
-    entry = registry.optimizer_entry(name)
+    name = entry.id
     options = registry.static_options(entry)
     kwargs = {**kwargs.pop("options", {}), **kwargs}  # how inject_hyperparams passes them
     opt = entry.make(**{k: v for k, v in kwargs.items() if k in options})
@@ -138,17 +149,23 @@ def _float_part(updates, params):
 
 
 def _factory(name: str):
+    from optlab import registry
+
+    return from_entry(registry.optimizer_entry(name))
+
+
+def from_entry(entry):
     """A function whose signature lists the numeric hyperparameters with their defaults
     (what ``optax.inject_hyperparams`` may schedule) and ``**options`` for the rest."""
     import inspect
 
     from optlab import registry
 
-    entry = registry.optimizer_entry(name)
+    name = entry.id
     options = registry.static_options(entry)
 
     def factory(**kwargs):
-        return transformation(name, **kwargs)
+        return entry_transformation(entry, **kwargs)
 
     described = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
     factory.__name__ = factory.__qualname__ = name
@@ -164,14 +181,14 @@ def _factory(name: str):
 
 
 def __getattr__(name: str):
-    from optlab.optimizers import entries
+    from optlab import registry
 
-    if name in entries():
+    if name in registry.optimizer_table():
         return _factory(name)
     raise AttributeError(name)
 
 
 def __dir__():
-    from optlab.optimizers import entries
+    from optlab import registry
 
-    return sorted(list(entries()) + ["transformation"])
+    return sorted(list(registry.optimizer_table()) + ["transformation", "from_entry"])

@@ -1,6 +1,6 @@
 """The compiled runner: one program runs a grid of hyperparameters x seeds.
 
-Structure of the program (design.md section 3):
+Structure of the program (docs/architecture.md#runner):
 - an inner ``lax.scan`` of ``log_every`` steps (sample, gradient, optimizer step,
   projection) inside an outer loop that records the metrics after each block;
 - ``vmap`` over seeds inside ``vmap`` over the hyperparameter grid;

@@ -1,7 +1,10 @@
-"""Problem records and their registry (problems.md).
+"""Problem records and their registry (docs/problems.md).
 
 ``PROBLEMS`` maps an id to a :class:`ProblemEntry`; ``ALIASES`` maps alternative names
 (Andrei's: ``tridia`` -> ``fun5``) to ids; ``get_problem(name, **options)`` builds a record.
+These are the built-in problems; plug-in problems (``--plugin FILE.py``, entry-point group
+``optlab.problems``) join them in :mod:`optlab.registry`, scoped to the call that loads them.
+A plug-in writes its problems with the public ``Problem`` and ``ProblemEntry`` from here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The ten functions of the Aida paper's Fig. 4, from Andrei's collection.
 
 N. Andrei, "An Unconstrained Optimization Test Functions Collection", Advanced Modeling
-and Optimization 10(1):147-161, 2008. Definitions follow problems.md section 2.2
-(Andrei / CUTE), not the seed's Table I, whose OCR has errors; the seed's printed
+and Optimization 10(1):147-161, 2008. Definitions follow docs/problems.md#definitions
+(Andrei / CUTE), not the Aida paper's Table I, whose OCR has errors; the Aida paper's printed
 variants are the opt-in records ``fun1_seed``, ``fun2_seed``, ``fun4_seed``, ``fun8_seed``.
 Indices are 1-based in the formulas; pairs are a_p = x_{2p-1}, b_p = x_{2p}.
 """
@@ -217,7 +217,8 @@ DEFS = [
         engval1,
         lambda n: np.full(n, 2.0),
         lambda n: (None, ENGVAL1_F.get(n), "global" if n in ENGVAL1_F else "none"),
-        notes="x* known only numerically (problems.md 2.2); f* tabulated for n in 2, 50, 100, 1000",
+        notes="x* known only numerically (docs/problems.md#definitions); f* tabulated for n in 2, "
+        "50, 100, 1000",
     ),
     _Def(
         "fun10",
@@ -231,7 +232,7 @@ DEFS = [
     _Def(
         "fun1_seed",
         "",
-        "Extended Himmelblau as printed in seed 000",
+        "Extended Himmelblau as printed in Zhang, Niwa, Kleijn (arXiv:2112.06125)",
         ext_himmelblau_seed,
         lambda n: np.ones(n),
         lambda n: (None, None, "none"),
@@ -242,7 +243,7 @@ DEFS = [
     _Def(
         "fun2_seed",
         "",
-        "Extended Maratos as printed in seed 000",
+        "Extended Maratos as printed in Zhang, Niwa, Kleijn (arXiv:2112.06125)",
         ext_maratos_seed,
         lambda n: _tile((1.1, 0.1), n),
         lambda n: (None, None, "none"),
@@ -253,7 +254,7 @@ DEFS = [
     _Def(
         "fun4_seed",
         "",
-        "Extended BD1 as printed in seed 000",
+        "Extended BD1 as printed in Zhang, Niwa, Kleijn (arXiv:2112.06125)",
         ext_bd1_seed,
         lambda n: np.full(n, 0.1),
         lambda n: (_tile((-0.2835717, 0.3765446), n), n / 2 * -1.6360154768, "global"),
@@ -263,7 +264,7 @@ DEFS = [
     _Def(
         "fun8_seed",
         "",
-        "Partial perturbed quadratic as printed in seed 000",
+        "Partial perturbed quadratic as printed in Zhang, Niwa, Kleijn (arXiv:2112.06125)",
         ppq_seed,
         lambda n: np.ones(n),
         lambda n: (np.zeros(n), 0.0, "global"),

@@ -1,13 +1,13 @@
-"""Two-dimensional trajectory problems (problems.md section 3).
+"""Two-dimensional trajectory problems (docs/problems.md#2-d-problems).
 
 Every loss is a function of z = (x, y) = (z[..., 0], z[..., 1]); ``batch`` is ignored.
 ``plot_box`` is (x_min, x_max, y_min, y_max), matplotlib's ``extent`` order. Each factory
-takes one option, ``x0`` (two numbers), whose default is the start point of section 3
-(the ones marked "lab" there are lab choices). Known stationary points other than the
-global minimisers are kept in ``options["stationary_points"]`` as (x, y, f, kind) rows,
-for "which basin was reached" metrics.
+takes one option, ``x0`` (two numbers), whose default is the start point given in
+docs/problems.md#2-d-problems (the ones marked "lab" there are lab choices). Known stationary points
+other than the global minimisers are kept in ``options["stationary_points"]`` as (x, y, f, kind)
+rows, for "which basin was reached" metrics.
 
-Numerics (problems.md section 8): Ackley uses a safe square root, so its gradient at the
+Numerics (docs/problems.md#pitfalls): Ackley uses a safe square root, so its gradient at the
 origin is 0 rather than NaN; ``abs_sum`` and ``abs_rot`` use an absolute value whose
 derivative is sign(u) with sign(0) = 0 (``jax.grad(jnp.abs)(0.0)`` would give 1). All
 constants are Python floats, so a float32 iterate stays float32 under strict promotion.
@@ -24,11 +24,11 @@ import numpy as np
 from optlab._jax import jax, jnp
 from problems.spec import Problem, ProblemEntry
 
-SEC3 = "problems.md section 3"
-ADAMOMENTUM = "AdaMomentum (seed 001) Appendix A"
+SEC3 = "docs/problems.md#2-d-problems"
+ADAMOMENTUM = "AdaMomentum (Wang et al., arXiv:2106.11514) Appendix A"
 ADABELIEF = "Zhuang et al., AdaBelief, NeurIPS 2020, Fig. 3 (starts from seiyab/* reproductions)"
 
-# Himmelblau's four zeros, solved to float64 accuracy (problems.md gives 6 decimals).
+# Himmelblau's four zeros, solved to float64 accuracy (docs/problems.md gives 6 decimals).
 HIMMELBLAU_ZEROS = (
     (3.0, 2.0),
     (-2.805118086952745, 3.131312518250573),
@@ -43,7 +43,7 @@ ST_W = 2.746802770990837  # the other (local) root in (2.5, 3)
 
 @jax.custom_jvp
 def sign_abs(u):
-    """|u| whose derivative is sign(u), with sign(0) = 0 (problems.md section 8)."""
+    """|u| whose derivative is sign(u), with sign(0) = 0 (docs/problems.md#pitfalls)."""
     return jnp.abs(u)
 
 
@@ -163,7 +163,7 @@ class _Def:
     notes: str = ""
     stationary: tuple = field(default=())  # (x, y, f, kind)
     escape: float | None = None  # escape-time threshold on abs(y)
-    metrics: tuple[str, ...] = ("gap", "dist")  # what the figures show first (section 7)
+    metrics: tuple[str, ...] = ("gap", "dist")  # what the figures show first
 
 
 def _t(*names: str) -> frozenset[str]:

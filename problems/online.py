@@ -1,4 +1,4 @@
-"""Reddi et al.'s counterexamples to Adam (ICLR 2018), problems.md section 5.
+"""Reddi et al.'s counterexamples to Adam (ICLR 2018), docs/problems.md#reddi-counterexamples.
 
 All three are one-dimensional linear losses f_t(x) = g_t x on the feasible set [-1, 1]
 (``project`` clips after every optimizer step), with a positive average gradient, so the
@@ -116,7 +116,8 @@ def make_online(period: int = 101, big: float = 1010.0, small: float = -10.0, x0
             f"g_t = {big:g} if t mod {period} = 1 else {small:g} (t = 1, 2, ...); per period "
             f"the gradients sum to {big + (period - 1) * small:g} > 0, so x* = -1. objective = "
             "per-period average loss. Primary metrics: average regret R_t/t against the "
-            "comparator x* = -1 and the iterate x_t. Lab defaults (problems.md 5): "
+            "comparator x* = -1 and the iterate x_t. Lab defaults "
+            "(docs/problems.md#reddi-counterexamples): "
             "alpha_t = 0.5/sqrt(t), T = 1e6, x_1 = 0 (the theorems use x_1 = 1); Adam and "
             "AMSGrad with b1 = 0.9, b2 = 0.99."
         ),
@@ -190,7 +191,7 @@ def make_thm1(C: float = 3.0, x0: float = 1.0):
             f"g_t = C = {C:g} if t mod 3 = 1 else -1; each 3-step block sums to (C - 2) x, "
             "minimised at -1. The theorem's Adam: b1 = 0, b2 = 1/(1 + C^2), "
             "alpha_t = alpha/sqrt(t) with alpha < sqrt(1 - b2), no bias correction, no eps, "
-            "x_1 = 1 (options suggested_*; alpha = sqrt(1 - b2)/2 as in problems.md's check). "
+            "x_1 = 1 (options suggested_*; alpha = sqrt(1 - b2)/2 as in docs/problems.md's check). "
             "Claim: Adam's x_t -> +1 and R_T/T does not vanish. objective = per-period "
             "average loss (C - 2) x / 3."
         ),

@@ -1,8 +1,8 @@
 """The separable quadratic f(x) = 1/2 sum_i gamma_i x_i^2.
 
 Default: the Aida paper's local-stability problem f(x) = 5 x^2 (gamma = 10) started at
-x0 = 1e-10 (seed 000, Figs. 2-3). x* = 0, f* = 0. ``gamma`` may be a tuple (one per
-coordinate); ``x0`` a number (every coordinate) or a tuple.
+x0 = 1e-10 (Zhang, Niwa, Kleijn, arXiv:2112.06125, Figs. 2-3). x* = 0, f* = 0. ``gamma`` may be a
+tuple (one per coordinate); ``x0`` a number (every coordinate) or a tuple.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Stochastic problems: the noisy quadratic models and Chen et al.'s finite sum.
 
-Conventions shared by the three records (design.md section 3, problems.md sections 4, 6):
+Conventions shared by the three records (docs/architecture.md#runner,
+docs/problems.md#noisy-quadratic-models, #chen):
 
 * ``sample(key, t)`` draws the batch for step t from ``key`` alone (``t`` is unused: the
   runner's ``key_t = fold_in(fold_in(root, seed), t)`` already depends on it), so every
@@ -20,13 +21,16 @@ import numpy as np
 from optlab._jax import jax, jnp
 from problems.spec import Problem, ProblemEntry
 
-MAXVA = "Zhu et al., MaxVA (seed 004) section 4.2, App. F, Eq. 12; code zhuchen03/MaxVA nqm.py"
+MAXVA = (
+    "Zhu et al., MaxVA (arXiv:2006.11918) section 4.2, App. F, Eq. 12; code zhuchen03/MaxVA nqm.py"
+)
 ZHANG = (
     "Zhang et al., Which Algorithmic Choices Matter at Which Batch Sizes? (NeurIPS 2019, "
     "arXiv:1907.04164), the noisy quadratic model with C = H, h_i = 1/i"
 )
 CHEN = (
-    "Chen, Liu, Sun, Hong, ICLR 2019 (arXiv:1808.02941); MaxVA (seed 004) section 4.1, "
+    "Chen, Liu, Sun, Hong, ICLR 2019 (arXiv:1808.02941); MaxVA (Zhu et al., arXiv:2006.11918) "
+    "section 4.1, "
     "App. E, Eq. 11; code zhuchen03/MaxVA nonconvex_average.py"
 )
 N_COMPONENTS = 11
@@ -64,7 +68,7 @@ def _fit(arr: np.ndarray, dim: int, what: str) -> np.ndarray:
 
 
 def make_nqm(h=(1.0, 20.0), sigma=0.2, dim: int | None = None) -> Problem:
-    """MaxVA's noisy quadratic model (problems.md 4.1).
+    """MaxVA's noisy quadratic model (docs/problems.md#nqm).
 
     Data x ~ N(0, diag sigma^2); sampled loss 1/2 sum h_i (theta_i - x_i)^2, whose gradient
     is Eq. 12, g_i = h_i (theta_i - sigma_i eps_i). Population loss
@@ -132,7 +136,7 @@ def make_nqm(h=(1.0, 20.0), sigma=0.2, dim: int | None = None) -> Problem:
 
 
 def make_nqm_zhang(dim: int = 10_000, batch_size: int = 1) -> Problem:
-    """Zhang et al.'s noisy quadratic model (problems.md 4.2), C = H, h_i = 1/i.
+    """Zhang et al.'s noisy quadratic model (docs/problems.md#nqm_zhang), C = H, h_i = 1/i.
 
     Sampled loss 1/2 theta^T H theta + eps^T theta with eps ~ N(0, C/B), so the gradient
     is H theta + eps; E[loss] = objective = 1/2 theta^T H theta (f* = 0).
@@ -179,7 +183,7 @@ def make_nqm_zhang(dim: int = 10_000, batch_size: int = 1) -> Problem:
             "objective = 1/2 theta^T H theta (excess = population loss here, f* = 0). "
             "Minibatch noise drawn directly as N(0, C/B) (the mean of B draws has that law). "
             "Start theta_0 ~ N(0, I) from init(key) per seed (lab choice; the paper's start "
-            "is not restated in problems.md); x0 = ones is only a deterministic fallback. "
+            "is not restated in docs/problems.md); x0 = ones is only a deterministic fallback. "
             "Primary metric: steps to reach a target loss vs batch_size."
         ),
         options={
@@ -206,7 +210,7 @@ def chen_success(x):
 
 
 def make_chen() -> Problem:
-    """Chen et al.'s finite sum of 11 one-dimensional components (problems.md 6).
+    """Chen et al.'s finite sum of 11 one-dimensional components (docs/problems.md#chen).
 
     Batch = component index i in {0, ..., 10} (0 is l_1 = 5.5 theta^2 inside [-1, 1]; 1..10
     are the concave -0.5 theta^2), uniform. The objective is the sum (a Huber function).
@@ -245,7 +249,7 @@ def make_chen() -> Problem:
             "E[grad] = f'/11. Success (the record's success): |theta_T| < 0.1 = "
             "options success_radius. Diagnostics S1 = sum ||g_t/sqrt(v_t)||^2 and "
             "S2 = sum ||1/sqrt(v_t) - 1/sqrt(v_{t-1})||_1 are optimizer-state quantities "
-            "(problems.md 6). Protocol: T = 1e5, 100 trials."
+            "(docs/problems.md#chen). Protocol: T = 1e5, 100 trials."
         ),
         options={
             "n_components": N_COMPONENTS,

@@ -1,6 +1,6 @@
 """NumPy transcriptions of the baseline optimizers, for the tests only.
 
-Written from optimizers.md section 3 and the official code it cites, in the style of that
+Written from docs/optimizers.md#baselines and the official code it cites, in the style of that
 code (a torch-like per-parameter loop with in-place state), independently of the JAX files:
 float64 NumPy, no optlab imports. Each class takes a dict of arrays and updates its own
 copy in ``step(grads)``; ``run`` drives one over a gradient function.

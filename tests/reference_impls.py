@@ -11,8 +11,9 @@ import numpy as np
 
 
 def aida_pq(x0, grads, *, lr, b1, b2, eps, p, q, mu, form="a"):
-    """Aida(p, q), seed 000 Algorithm 1 (0-based as printed, with the EMA weights in the
-    order of eqs. (3), (12), (17): m <- b1 m + (1 - b1) g; optimizers.md 2.1 corrections).
+    """Aida(p, q), Zhang, Niwa, Kleijn (arXiv:2112.06125) Algorithm 1 (0-based as printed, with the
+    EMA weights in the order of eqs. (3), (12), (17): m <- b1 m + (1 - b1) g;
+    docs/optimizers.md#aida_pq corrections).
 
     x_{t+1} = (1-mu) x_t - lr * (1-b2^{t+1})^{q/p} / (1-b1^{t+1})^q * |m|^q sgn(m) / (r+eps)^{q/p}
     form b: x_{t+1} = (1-mu) x_t
@@ -48,8 +49,8 @@ def _div(num, den):
 
 
 def adam(x0, grads, *, lr, b1, b2, eps, weight_decay=0.0, mu=0.0, eps_mode="E1"):
-    """Adam (Kingma & Ba, Alg. 1) with the eps placements of optimizers.md 1.2, and
-    AdamW's decoupled decay (1 - lr*weight_decay) or the un-scaled (1 - mu)."""
+    """Adam (Kingma & Ba, Alg. 1) with the eps placements of docs/optimizers.md#epsilon-placements,
+    and AdamW's decoupled decay (1 - lr*weight_decay) or the un-scaled (1 - mu)."""
     x = np.array(x0, dtype=np.float64)
     m = np.zeros_like(x)
     v = np.zeros_like(x)
@@ -84,7 +85,7 @@ def sgd(x0, grads, *, lr):
 
 
 def heavy_ball(x0, grads, *, lr, momentum, dampening=False, nesterov=False):
-    """Seed 000 eqs. (1)-(2): m <- beta m + g, x <- x - lr m."""
+    """Zhang, Niwa, Kleijn (arXiv:2112.06125) eqs. (1)-(2): m <- beta m + g, x <- x - lr m."""
     x = np.array(x0, dtype=np.float64)
     m = np.zeros_like(x)
     out = []

@@ -1,8 +1,8 @@
-"""NumPy transcriptions of the algorithm boxes of seed 003 (float64, no optlab imports).
+"""NumPy transcriptions of the algorithm boxes (float64, no optlab imports).
 
 Zhang, Niwa, Kleijn, arXiv:2203.13273 v2: Alg. 1 (AdamL, AdaBeliefL), Alg. 2 (LAdam,
 LAdaBelief), Alg. 3 (Aida-K), Alg. 4 (AidaGrad), Alg. 5 (LAida), as corrected in
-optimizers.md section 2.4. Written line by line from the boxes, with explicit loops over
+docs/optimizers.md#layerwise-family. Written line by line from the boxes, with explicit loops over
 layers, so that it shares no code with the JAX implementation.
 
 Parameters are a dict name -> np.ndarray. A layer is a set of flat indices of one leaf:

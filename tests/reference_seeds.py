@@ -1,7 +1,7 @@
 """NumPy transcriptions of the seed optimizers AdaMomentum (001), AdamAL (002), MAdam and
 LaMAdam (004), plus official LaProp, for the tests only.
 
-Written from the algorithm boxes as corrected in optimizers.md sections 2.2, 2.3 and 2.5
+Written from the algorithm boxes as corrected in docs/optimizers.md#adamomentum, #adamal, #maxva
 (and the official code cited there), independently of the JAX files: float64 NumPy, no
 optlab imports. Each class holds its own copy of a dict of arrays and updates it in
 ``step(grads)``; ``run`` drives one over a gradient function. The style is deliberately
@@ -34,20 +34,20 @@ class _Reference:
 
 
 def _div0(num, den):
-    """num/den with 0 where den == 0 (optimizers.md 1.5, the 0/0 rule)."""
+    """num/den with 0 where den == 0 (docs/optimizers.md#numerics, the 0/0 rule)."""
     num, den = np.broadcast_arrays(np.asarray(num, float), np.asarray(den, float))
     out = np.zeros(num.shape)
     np.divide(num, den, out=out, where=den != 0)
     return out
 
 
-# --- AdaMomentum, seed 001 Alg. 1 (OCR fix: line 9 is m_hat/sqrt(v_hat)) ----------------------
+# --- AdaMomentum, Wang et al. (arXiv:2106.11514) Alg. 1 (OCR fix: line 9 is m_hat/sqrt(v_hat)) ----
 
 
 class AdaMomentum(_Reference):
     """``eps_form="ema"``: Alg. 1 (eps added to v every step). ``eps_form="root"``: the
     paper's section 3.1 reparametrisation, an eps-free EMA of m^2 and eps/(1 - b2) inside
-    the root of v_hat (identity 1 of optimizers.md 6)."""
+    the root of v_hat (identity 1 of docs/optimizers.md#identities)."""
 
     def update(self, p, g, st):
         hp = self.hp
@@ -71,7 +71,7 @@ class AdaMomentum(_Reference):
         p -= lr * _div0(m_hat, np.sqrt(v_hat))
 
 
-# --- AdamAL, seed 002 Alg. 1 (OCR fix: line 7's beta1 is beta2) ------------------------------
+# --- AdamAL, anonymous ICLR submission, Alg. 1 (OCR fix: line 7's beta1 is beta2) -----------------
 
 
 class AdamAL:
@@ -140,7 +140,7 @@ class AdamAL:
         return a * y / (a + lam)
 
 
-# --- MaxVA, seed 004 (eqs. 2-8, Alg. 1 and 2, official zhuchen03/MaxVA) ----------------------
+# --- MaxVA, Zhu et al. (arXiv:2006.11918) (eqs. 2-8, Alg. 1 and 2, official zhuchen03/MaxVA) ------
 
 
 class _MaxVA(_Reference):

@@ -253,7 +253,7 @@ def test_json_output(tmp_path):
 def test_flags_become_the_config(monkeypatch, tmp_path):
     seen = {}
 
-    def fake_run(config, progress=None):
+    def fake_run(config, progress=None, **kwargs):  # store=: cells for --resume
         seen["config"] = config
         raise SystemExit(0)
 
@@ -321,7 +321,7 @@ def test_list_and_info():
 
 
 def test_layering_in_a_fresh_interpreter():
-    """design.md section 1: the CLI, plots and io import no JAX (so --help is instant)."""
+    """docs/architecture.md#layout: the CLI, plots and io import no JAX (so --help is instant)."""
     no_jax = (
         "import sys, optlab.cli, optlab.plots.curves, optlab.io.frames, optlab.io.outputs;"
         "assert 'jax' not in sys.modules, 'jax imported'"
@@ -347,7 +347,8 @@ def test_labels_with_brackets_are_printed_verbatim(tmp_path):
 def test_diagnostics_columns_match_a_numpy_adam(tmp_path):
     """--diagnostics: S1 = sum_t ||g_t / (sqrt(v_hat_t) + eps)||^2,
     S2 = sum_t ||1/d_t - 1/d_{t-1}||_1
-    (seed 004 section 4.1; problems.md 6), step_size = lr / d_t, against a NumPy Adam."""
+    (Zhu et al., arXiv:2006.11918, section 4.1; docs/problems.md#chen), step_size = lr / d_t,
+    against a NumPy Adam."""
     from problems import get_problem
 
     out = tmp_path / "d"

@@ -203,7 +203,7 @@ def test_one_axis_json_and_figure(tmp_path):
 @pytest.mark.slow
 def test_paper_figure_2_sweep(tmp_path):
     """The issue's acceptance run: 61 x 21 points with --simulate and T = 20000, for
-    (p, q) = (2, 1), (2, 2), (1, 2) (stability.md 4)."""
+    (p, q) = (2, 1), (2, 2), (1, 2) (docs/stability.md#paper-figures)."""
 
     def sweep(p, q):
         out = tmp_path / f"pq{p}{q}"
@@ -326,3 +326,11 @@ def test_library_call_writes_nothing(tmp_path, monkeypatch):
     assert result.table.status.tolist() == ["stable", "unstable"]
     paths = result.save(tmp_path / "saved")
     assert {p.name for p in paths} >= {"stability.csv", "eigenvalues.png", "manifest.json"}
+
+
+def test_pytree_problem_is_refused_with_the_flat_layout_named(tmp_path):
+    out = tmp_path / "st"
+    res = cli.invoke(app, ["stability", "logistic", "--opt", "adam", "--out", str(out)])
+    assert res.exit_code == 2
+    assert "logistic[layout=flat]" in res.output
+    assert not out.exists()

@@ -1,5 +1,6 @@
-"""Acceptance rows of problems.md sections 4-6, end to end through the api: the Reddi et al.
-counterexamples, Chen et al.'s finite sum (the MaxVA protocol), the NQM learning-rate grid."""
+"""Acceptance rows of docs/problems.md#noisy-quadratic-models, #reddi-counterexamples, #chen, end to
+end through the api: the Reddi et al. counterexamples, Chen et al.'s finite sum (the MaxVA
+protocol), the NQM learning-rate grid."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def final_x(result, label_prefix):
 
 
 def test_reddi_online_adam_goes_to_plus_one_amsgrad_below_zero(tmp_path):
-    """problems.md 5, online row 0.5/sqrt(t), T = 1e6: Adam x_T = +1, R_T/T = 0.228;
-    AMSGrad x_T = -0.9973, R_T/T = 0.034 (beta = (0.9, 0.99), eps = 1e-8, x_1 = 0)."""
+    """docs/problems.md#reddi-counterexamples, online row 0.5/sqrt(t), T = 1e6: Adam x_T = +1, R_T/T
+    = 0.228; AMSGrad x_T = -0.9973, R_T/T = 0.034 (beta = (0.9, 0.99), eps = 1e-8, x_1 = 0)."""
     res = run(
         tmp_path,
         "o",
@@ -75,9 +76,9 @@ def test_reddi_stochastic_over_seeds(tmp_path):
 
 
 def test_reddi_theorem_1(tmp_path):
-    """Theorem 1 check (problems.md 5): C = 3, no bias correction, eps = 0, x_1 = 1,
-    alpha = sqrt(1 - b2)/2 with alpha/sqrt(t), 3e5 steps: Adam +1 (R/T = 0.667),
-    AMSGrad ~ -0.999."""
+    """Theorem 1 check (docs/problems.md#reddi-counterexamples): C = 3, no bias correction, eps = 0,
+    x_1 = 1, alpha = sqrt(1 - b2)/2 with alpha/sqrt(t), 3e5 steps: Adam +1 (R/T = 0.667), AMSGrad ~
+    -0.999."""
     b2 = 1 / (1 + 3**2)
     res = run(
         tmp_path,
@@ -108,7 +109,7 @@ CHEN = (
 
 
 def test_chen_success_rates_reduced_protocol(tmp_path):
-    """MaxVA App. E (problems.md 6) with 24 seeds x 2e4 steps instead of 100 x 1e5:
+    """MaxVA App. E (docs/problems.md#chen) with 24 seeds x 2e4 steps instead of 100 x 1e5:
     Adam never succeeds, AMSGrad succeeds at lr 0.8 and fails at 1.2, MAdam succeeds at 1.2."""
     res = run(tmp_path, "c", "chen", CHEN, seeds=24, steps=20_000, diagnostics=True)
     rate = res.summary["success_rate"].to_numpy()  # in the order of CHEN
@@ -121,7 +122,7 @@ def test_chen_success_rates_reduced_protocol(tmp_path):
 
 
 def test_nqm_learning_rate_grid_is_one_program(tmp_path):
-    """MaxVA NQM (problems.md 4.1): the 20-point learning-rate grid runs as one program per
+    """MaxVA NQM (docs/problems.md#nqm): the 20-point learning-rate grid runs as one program per
     optimizer; both best mean final excess losses lie in [1e-3, 5e-3]."""
     lrs = tuple(float(v) for v in np.r_[np.arange(1, 10) * 1e-3, np.arange(1, 10) * 1e-2, 0.1, 0.2])
     res = run(

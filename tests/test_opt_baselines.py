@@ -1,12 +1,14 @@
 """The baseline optimizers: amsgrad, adabelief, rmsprop, adagrad, yogi, adabound, radam, laprop,
-nadam, msvag, fromage, signsgd (optimizers.md sections 3, 4, 6 items 13-20, 7).
+nadam, msvag, fromage, signsgd (docs/optimizers.md#baselines, #reference-libraries,
+#identities (13-20), #choices).
 
 - every optimizer against ``reference_baselines.py`` (NumPy transcriptions of the official
   code / paper, float64) for 120 steps on a 3-leaf pytree, rtol 1e-10;
 - against optax where optax implements the same formula, and each known library difference
   as a test that the difference is there;
-- the identities of section 6 (M-SVAG = SGD under a constant gradient, AdaBound's two limits,
-  RAdam's first five steps, Fromage's norm preservation, scale invariance and where it fails);
+- the identities of docs/optimizers.md#identities (M-SVAG = SGD under a constant gradient,
+  AdaBound's two limits, RAdam's first five steps, Fromage's norm preservation, scale invariance and
+  where it fails);
 - edge cases (sgn(0) = 0, eps = 0 with zero moments, autodiff through the step), vmap over a
   learning-rate grid, one compilation per static configuration, the diagnostics hook.
 
@@ -375,7 +377,7 @@ def test_adagrad_vs_optax():
     assert max_rel_diff(run_jax(opt, as_hyper(opt, learning_rate=0.1)), run_optax(tx)) > 1e-3
 
 
-# --- 3. identities (optimizers.md section 6) -----------------------------------------------
+# --- 3. identities (docs/optimizers.md#identities) -----------------------------------------------
 
 
 def test_msvag_constant_gradient_is_sgd():
@@ -412,7 +414,7 @@ def test_radam_no_update_for_first_five_steps():
     t = np.arange(1, 8)
     exact = (2 / 0.001 - 1) - 2 * t * 0.999**t / (1 - 0.999**t)
     np.testing.assert_allclose(np.asarray(rho), exact, rtol=1e-11)
-    # optimizers.md section 3.12 quotes 1.0, 2.0, 3.0, 4.0, 4.996 (rounded)
+    # docs/optimizers.md#radam quotes 1.0, 2.0, 3.0, 4.0, 4.996 (rounded)
     np.testing.assert_allclose(exact[:5], [1.0, 2.0, 3.0, 4.0, 4.996], atol=3e-3)
     assert np.asarray(rect).tolist() == [False] * 5 + [True] * 2
 

@@ -1,9 +1,9 @@
-"""The layerwise family of seed 003: AdamL, AdaBeliefL, LAdam, LAdaBelief, Aida-K, AidaGrad, LAida.
+"""The layerwise family: AdamL, AdaBeliefL, LAdam, LAdaBelief, Aida-K, AidaGrad, LAida.
 
-Zhang, Niwa, Kleijn, arXiv:2203.13273 v2; update rules of optimizers.md section 2.4, identities
-of section 6 items 6-10. Every JAX optimizer is checked against ``reference_layerwise.py``,
-a NumPy transcription of the algorithm boxes with the OCR corrections of optimizers.md
-section 2.4 applied:
+Zhang, Niwa, Kleijn, arXiv:2203.13273 v2; update rules of docs/optimizers.md#layerwise-family,
+identities of docs/optimizers.md#identities (6-10). Every JAX optimizer is checked against
+``reference_layerwise.py``, a NumPy transcription of the algorithm boxes with the OCR corrections of
+docs/optimizers.md#layerwise-family applied:
 
 - Alg. 1 line 7 "1 - beta_t^t" is 1 - b1^t (eq. 10 uses m_t / (1 - b1^t));
 - Alg. 2's scrambled line numbers are read as eq. (11), v_l,0 = 0;
@@ -241,7 +241,7 @@ def test_matches_numpy_reference(name, layers, k):
         assert moved > 1e-2  # the comparison is not between two frozen runs
 
 
-# ------------------------------------------------------------------- section 6, items 6-7
+# -------------------------------------------------------------- docs/optimizers.md#identities (6-7)
 
 ID_H = {"learning_rate": 0.05, "b1": 0.9, "b2": 0.99, "eps": 1e-3, "xi": 0.0}
 
@@ -256,11 +256,11 @@ def pure_sequence(shapes=SHAPES, seed=1):
     [("ladabelief", None), ("adabeliefl", None), ("laida", 2)] + [("aida_k", k) for k in (1, 2, 3)],
 )
 def test_coord_layers_equal_adabelief_without_outer_eps(name, k):
-    """Section 6 item 6: with one-element layers (layers="coord", xi = 0), LAdaBelief,
-    AdaBeliefL, Aida-K (K = 1..3) and LAida equal optax.adabelief(eps=0, eps_root=eps)
-    on a random gradient sequence (eps = 1e-3, b2 = 0.99, so eps/(1-b2) is not negligible).
-    K = 0 makes no projection, so it does not depend on the layers: it is checked with
-    whole-leaf layers in ``test_aida_k0_is_adabelief_without_outer_eps_for_any_layers``."""
+    """docs/optimizers.md#identities (6): with one-element layers (layers="coord", xi = 0),
+    LAdaBelief, AdaBeliefL, Aida-K (K = 1..3) and LAida equal optax.adabelief(eps=0, eps_root=eps)
+    on a random gradient sequence (eps = 1e-3, b2 = 0.99, so eps/(1-b2) is not negligible). K = 0
+    makes no projection, so it does not depend on the layers: it is checked with whole-leaf layers
+    in ``test_aida_k0_is_adabelief_without_outer_eps_for_any_layers``."""
     x0, a, c, noise = pure_sequence()
     _, _, xs, _ = run_jax(name, x0, ID_H, a, c, noise, "coord", k)
     assert_trees_close(xs, optax_pure("adabelief", 0.0, ID_H["eps"]))
@@ -268,8 +268,9 @@ def test_coord_layers_equal_adabelief_without_outer_eps(name, k):
 
 @pytest.mark.parametrize("name", ["ladam", "adaml", "aidagrad"])
 def test_coord_layers_equal_adam_with_eps_root(name):
-    """Section 6 item 7 (and the E5 identity of section 1.2): with layers="coord" and xi = 0,
-    LAdam, AdamL and AidaGrad equal optax.adam(eps=0, eps_root=eps/(1-b2))."""
+    """docs/optimizers.md#identities (7) (and the E5 identity of
+    docs/optimizers.md#epsilon-placements): with layers="coord" and xi = 0, LAdam, AdamL and
+    AidaGrad equal optax.adam(eps=0, eps_root=eps/(1-b2))."""
     x0, a, c, noise = pure_sequence()
     _, _, xs, _ = run_jax(name, x0, ID_H, a, c, noise, "coord")
     assert_trees_close(xs, optax_pure("adam", 0.0, ID_H["eps"] / (1 - ID_H["b2"])))
@@ -287,7 +288,7 @@ def test_leaf_layers_differ_from_per_coordinate_methods():
 
 
 def test_aida_k0_is_adabelief_without_outer_eps_for_any_layers():
-    """Section 6 item 8, last point: K = 0 makes no projection, so Aida-K is
+    """docs/optimizers.md#identities (8), last point: K = 0 makes no projection, so Aida-K is
     optax.adabelief(eps=0, eps_root=eps) whatever the layering."""
     x0, a, c, noise = pure_sequence()
     _, _, xs, _ = run_jax("aida_k", x0, ID_H, a, c, noise, "leaf", 0)
@@ -299,9 +300,10 @@ def test_aida_k0_is_adabelief_without_outer_eps_for_any_layers():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_e5_eps_in_the_ema(name):
-    """Section 1.2, E5: eps added to the EMA every step shifts the bias-corrected second
-    moment by exactly eps/(1-b2) (the eps terms sum to eps (1 - b2^t)/(1 - b2)); checked at
-    t = T on a pure gradient sequence, so m and the statistic do not depend on eps."""
+    """docs/optimizers.md#epsilon-placements, E5: eps added to the EMA every step shifts the
+    bias-corrected second moment by exactly eps/(1-b2) (the eps terms sum to eps (1 - b2^t)/(1 -
+    b2)); checked at t = T on a pure gradient sequence, so m and the statistic do not depend on
+    eps."""
     x0, a, c, noise = pure_sequence()
     h = {"learning_rate": 0.05, "b1": 0.9, "b2": 0.99, "xi": 1e-3}
     _, _, _, s_eps = run_jax(name, x0, {**h, "eps": 1e-3}, a, c, noise)
@@ -312,7 +314,7 @@ def test_e5_eps_in_the_ema(name):
         np.testing.assert_allclose(shift, 1e-3 / (1 - 0.99), rtol=1e-10)
 
 
-# ------------------------------------------------------------------- section 6, items 8-9
+# -------------------------------------------------------------- docs/optimizers.md#identities (8-9)
 
 
 def rand_pair(rng, n):
@@ -321,8 +323,8 @@ def rand_pair(rng, n):
 
 @pytest.mark.parametrize("layers", ["leaf", "chunk:3"])
 def test_aida_projection_closed_form(layers):
-    """Section 6 item 8 on random (m, g), xi = 0: per layer, sum of the squared residual
-    = c^(2K) |m - g|^2 with c the cosine of (m, g); for even K the residual is c^K (m - g)
+    """docs/optimizers.md#identities (8) on random (m, g), xi = 0: per layer, sum of the squared
+    residual = c^(2K) |m - g|^2 with c the cosine of (m, g); for even K the residual is c^K (m - g)
     elementwise, for odd K c^(K-1) (b g - a m) with b = <g,m>/|g|^2, a = <g,m>/|m|^2;
     |m^(k) - g^(k)| is non-increasing in k; the JAX residual equals the NumPy transcription
     in the paper's ordering and, up to the sign (-1)^K that leaves the squared residual
@@ -411,16 +413,16 @@ def closed_form_run(pre, k, x0, noise, h, layers):
     [("aida_k", 2, "leaf"), ("aida_k", 2, "chunk:2"), ("laida", 2, "leaf"), ("laida", 1, "leaf")],
 )
 def test_aida_trajectory_closed_form(name, k, layers):
-    """Section 6 items 8-9 along a trajectory (xi = 0): Aida-K with even K is AdaBelief with
-    the residual scaled by c_l^K; LAida (any K) is LAdaBelief with each layer's increment
-    scaled by c_l^(2K)."""
+    """docs/optimizers.md#identities (8-9) along a trajectory (xi = 0): Aida-K with even K is
+    AdaBelief with the residual scaled by c_l^K; LAida (any K) is LAdaBelief with each layer's
+    increment scaled by c_l^(2K)."""
     x0, a, c, noise = pure_sequence(shapes_for(layers))
     _, _, xs, _ = run_jax(name, x0, ID_H, a, c, noise, layers, k)
     want = closed_form_run(name == "laida", k, x0, noise, ID_H, layers)
     assert_trees_close(xs, want)
 
 
-# ------------------------------------------------------------------- section 6, item 10
+# --------------------------------------------------------------- docs/optimizers.md#identities (10)
 
 
 @pytest.mark.parametrize("layers", ["leaf", "chunk:2"])
@@ -429,8 +431,8 @@ def test_aida_trajectory_closed_form(name, k, layers):
     [("ladam", "adaml", None), ("ladabelief", "adabeliefl", None), ("laida", "aida_k", 2)],
 )
 def test_jensen_pre_vs_post(pre, post, k, layers):
-    """Section 6 item 10, same gradient sequence: the pre-processed scalar v_l is the layer
-    mean of the per-coordinate v, so its step 1/sqrt(v~_l) is <= the layer mean of the
+    """docs/optimizers.md#identities (10), same gradient sequence: the pre-processed scalar v_l is
+    the layer mean of the per-coordinate v, so its step 1/sqrt(v~_l) is <= the layer mean of the
     elementwise steps 1/sqrt(v~) (Jensen; gamma_l for AdamL/AdaBeliefL), strictly here."""
     x0, a, c, noise = pure_sequence(shapes_for(layers))
     h = {**ID_H, "xi": 1e-20, "eps": 1e-8}
@@ -449,8 +451,8 @@ def test_jensen_pre_vs_post(pre, post, k, layers):
 
 
 def test_adaml_equals_ladam_when_layer_v_is_uniform():
-    """Section 6 item 10, last point: gradients with the same |g| on every coordinate of a
-    layer give one v per layer, and then AdamL equals LAdam."""
+    """docs/optimizers.md#identities (10), last point: gradients with the same |g| on every
+    coordinate of a layer give one v per layer, and then AdamL equals LAdam."""
     x0, a, c, noise = pure_sequence(CHUNK_SHAPES)
     rng = np.random.default_rng(5)
     for n, v in noise.items():
@@ -521,8 +523,8 @@ def test_eps0_zero_first_gradient(name):
 
 @pytest.mark.parametrize("name", POST)
 def test_post_processing_needs_positive_eps(name):
-    """Section 2.4.1: AdamL/AdaBeliefL need eps > 0. A concrete eps <= 0 is refused by init and
-    by the ENTRY bounds; a traced eps = 0 with an all-zero leaf (gamma = inf there, m = 0)
+    """docs/optimizers.md#adaml: AdamL/AdaBeliefL need eps > 0. A concrete eps <= 0 is refused by
+    init and by the ENTRY bounds; a traced eps = 0 with an all-zero leaf (gamma = inf there, m = 0)
     leaves that leaf in place without NaN."""
     entry = entry_of(name)
     opt = entry.make()

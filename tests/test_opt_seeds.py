@@ -1,16 +1,16 @@
 """The seed optimizers adamomentum (001), adamal (002), madam and lamadam (004).
 
 - every optimizer against ``reference_seeds.py`` (NumPy transcriptions of the algorithm boxes
-  as corrected in optimizers.md 2.2, 2.3, 2.5, and of the official MaxVA code), float64,
-  120 steps on a 3-leaf pytree, rtol 1e-10;
-- the identities of optimizers.md section 6: 1 (E5 reparametrisation), 3 (MAdam/LaMAdam with
+  as corrected in docs/optimizers.md#adamomentum, #adamal, #maxva, and of the official MaxVA code),
+  float64, 120 steps on a 3-leaf pytree, rtol 1e-10;
+- the identities of docs/optimizers.md#identities: 1 (E5 reparametrisation), 3 (MAdam/LaMAdam with
   b2_min = b2_max), 4 (AdaMomentum with b1 = 0), 5 (AdamAL with b2 = 0; v monotone; Adam
   under non-decreasing |g|), 11-12 (MaxVA beta_t), 20 (scale invariance);
 - edge cases (eps = 0 with zero moments, the first MaxVA step, the delta guard, the ball
   projection's optimality conditions), vmap over a learning-rate grid, one compilation per
   static configuration, the diagnostics hook and the registry entries.
 
-OCR corrections the references rely on (optimizers.md): AdaMomentum Alg. 1 line 9 prints
+OCR corrections the references rely on (docs/optimizers.md): AdaMomentum Alg. 1 line 9 prints
 m_t/sqrt(b_t), read m_hat_t/sqrt(v_hat_t); AdamAL Alg. 1 line 7 uses beta1 in the v-line,
 read beta2, and its projection superscript -sqrt(v_t) is the sqrt(v_t)-weighted projection;
 MaxVA eq. (8) writes w_t for w_{t-1}, eq. (7)'s beta_1 is the first-step coefficient
@@ -194,12 +194,13 @@ def test_matches_numpy_reference(case):
             assert np.any(betas == lo)
 
 
-# --- 2. identities (optimizers.md section 6) ----------------------------------------------
+# --- 2. identities (docs/optimizers.md#identities) ----------------------------------------------
 
 
 def test_identity_1_adamomentum_e5_reparametrisation():
     """eps added to the EMA every step == eps-free EMA with eps/(1 - b2) inside the root of
-    v_hat (paper 001 section 3.1), at every step; eps = 1e-3 so that it matters."""
+    v_hat (Wang et al., arXiv:2106.11514, section 3.1), at every step; eps = 1e-3 so that it
+    matters."""
     opt = adamomentum.make()
     got = run_jax(opt, as_hyper(opt, learning_rate=1e-2, b2=0.99, eps=1e-3))["x"]
     _, want = run_ref(ref.AdaMomentum, lr=1e-2, b1=0.9, b2=0.99, eps=1e-3, eps_form="root")

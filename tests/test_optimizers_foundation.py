@@ -1,5 +1,5 @@
 """aida_pq, adam, adamw, sgd, heavy_ball against NumPy transcriptions, optax and the
-identities of optimizers.md section 6."""
+identities of docs/optimizers.md#identities."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ AIDA_CASES = list(
 
 @pytest.mark.parametrize("pq,form,mu,eps", AIDA_CASES)
 def test_aida_pq_matches_algorithm_1(pq, form, mu, eps):
-    """Seed 000 Alg. 1 with the EMA order of eqs. (12)/(17) (Alg. 1 prints the weights
-    swapped: optimizers.md 2.1). 200 steps, 1e-12 relative."""
+    """Zhang, Niwa, Kleijn (arXiv:2112.06125) Alg. 1 with the EMA order of eqs. (12)/(17) (Alg. 1
+    prints the weights swapped: docs/optimizers.md#aida_pq). 200 steps, 1e-12 relative."""
     p, q = pq
     g = gradients()
     x0 = np.linspace(-1.0, 1.0, g.shape[1])
@@ -96,7 +96,7 @@ def test_aida_pq_defaults_are_the_paper_fig4_setting():
 
 @pytest.mark.parametrize("mu", [0.0, 1e-3])
 def test_aida_21_form_a_is_adamw_with_unscaled_decay_and_eps_inside_root(mu):
-    """optimizers.md 6.2: Aida(2, 1, form a) = Adam-E3 with x <- (1 - mu) x."""
+    """docs/optimizers.md#identities (2): Aida(2, 1, form a) = Adam-E3 with x <- (1 - mu) x."""
     g = gradients(300)
     x0 = np.linspace(-2, 2, g.shape[1])
     opt = make("aida_pq", form="a")
@@ -108,7 +108,8 @@ def test_aida_21_form_a_is_adamw_with_unscaled_decay_and_eps_inside_root(mu):
 
 @pytest.mark.parametrize("mu", [0.0, 1e-3])
 def test_aida_21_with_eps_zero_equals_optax_adamw(mu):
-    """optimizers.md 6.2: with eps = 0 both forms equal optax.adamw(eps=0, weight_decay=mu/lr)."""
+    """docs/optimizers.md#identities (2): with eps = 0 both forms equal optax.adamw(eps=0,
+    weight_decay=mu/lr)."""
     lr = 3e-3
     g = gradients(200)
     x0 = jnp.asarray(np.linspace(-2, 2, g.shape[1]))
@@ -127,7 +128,7 @@ def test_aida_21_with_eps_zero_equals_optax_adamw(mu):
 
 
 def test_aida_zero_gradient_coordinate_with_eps_zero_gives_no_nan():
-    """0/0 rule (optimizers.md 1.5): r = 0 and m = 0 with eps = 0 -> no motion."""
+    """0/0 rule (docs/optimizers.md#numerics): r = 0 and m = 0 with eps = 0 -> no motion."""
     g = gradients(50)
     g[:, 2] = 0.0
     x0 = jnp.ones(g.shape[1])
@@ -208,7 +209,7 @@ def test_sgd_and_heavy_ball_match_numpy_and_optax():
 
 
 def test_dampened_heavy_ball_is_plain_heavy_ball_with_scaled_step():
-    """optimizers.md 6.13: hb_ema(lr) = hb(lr (1 - beta))."""
+    """docs/optimizers.md#identities (13): hb_ema(lr) = hb(lr (1 - beta))."""
     g = gradients(200)
     x0 = jnp.asarray(np.linspace(-1, 1, g.shape[1]))
     a = make("heavy_ball", dampening=True)
@@ -242,7 +243,8 @@ def test_optax_view_trains_like_the_optlab_step():
 
 @pytest.mark.parametrize("oid", ["sgd", "heavy_ball", "adam"])
 def test_l2_equals_adding_half_lambda_norm_squared_to_f(oid):
-    """optimizers.md 6.22: coupled decay l2 = lambda is the gradient of f + lambda/2 ||x||^2."""
+    """docs/optimizers.md#identities (22): coupled decay l2 = lambda is the gradient of f + lambda/2
+    ||x||^2."""
     from problems import get_problem
 
     p = get_problem("fun5", dim=6)

@@ -42,7 +42,10 @@ def test_success_moves_every_file_in_order(tmp_path):
     paths = outputs.write_outputs(out, {"runs": pd.DataFrame({"a": [1]})}, {"plot": fig}, {"k": 1})
     assert [p.name for p in paths] == ["runs.csv", "plot.png", "manifest.json"]
     assert all(p.parent == out and p.is_file() for p in paths)
-    assert json.loads((out / "manifest.json").read_text()) == {"k": 1}
+    assert json.loads((out / "manifest.json").read_text()) == {
+        "k": 1,
+        "files": ["runs.csv", "plot.png", "manifest.json"],
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 

@@ -1,4 +1,4 @@
-"""The 2-D trajectory problems against problems.md section 3 (float64, strict promotion)."""
+"""The 2-D trajectory problems against docs/problems.md#2-d-problems (float64, strict promotion)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ IDS = [
     "abs_rot", "quad_rot",
 ]  # fmt: skip
 
-# id: (default start, f(start), window (x_min, x_max, y_min, y_max)) -- problems.md section 3
+# id: (default start, f(start), window (x_min, x_max, y_min, y_max)) --
+# docs/problems.md#2-d-problems
 START = {
     "rosenbrock": ((-2.0, 2.0), 409.0, (-2, 2, -1, 3)),
     "beale": ((3.0, 4.0), 39062.953125, (-4.5, 4.5, -4.5, 4.5)),
@@ -37,7 +38,7 @@ START = {
     "abs_rot": ((2.5, 0.0), 2.75, (-3, 3, -3, 3)),
     "quad_rot": ((2.5, 0.0), 6.875, (-3, 3, -3, 3)),
 }
-# id: (global minimisers, f*) -- problems.md section 3 (6-decimal values there)
+# id: (global minimisers, f*) -- docs/problems.md#2-d-problems (6-decimal values there)
 MINIMA = {
     "rosenbrock": ([(1, 1)], 0.0),
     "beale": ([(3, 0.5)], 0.0),
@@ -95,7 +96,7 @@ def test_other_published_starts_and_bad_x0():
     p = get_problem("beale", x0=[1, 1.5])
     assert _f(p, p.x0) == 41.25 and p.options["x0"] == (1.0, 1.5)
     g = jax.grad(get_problem("styblinski_tang").loss)(jnp.zeros(2))
-    np.testing.assert_allclose(g, [2.5, 2.5], rtol=1e-15)  # problems.md: gradient (2.5, 2.5)
+    np.testing.assert_allclose(g, [2.5, 2.5], rtol=1e-15)  # docs/problems.md: gradient (2.5, 2.5)
     with pytest.raises(ValueError):
         get_problem("sphere", x0=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError):
@@ -157,7 +158,7 @@ def test_gradient_matches_central_differences(pid):
 
 @pytest.mark.parametrize("pid", [k for k in IDS if get_problem(k).options.get("stationary_points")])
 def test_stationary_points_by_newton(pid):
-    """The other stationary points listed in problems.md: Newton from the stored point
+    """The other stationary points listed in docs/problems.md: Newton from the stored point
     stays within 1e-5, lands on the stated value, and the Hessian has the stated signature."""
     p = get_problem(pid)
     grad, hess = jax.jit(jax.grad(p.loss)), jax.jit(jax.hessian(p.loss))

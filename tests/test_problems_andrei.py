@@ -1,4 +1,4 @@
-"""The Andrei suite and the quadratic against problems.md section 2.3 (n = 100)."""
+"""The Andrei suite and the quadratic against docs/problems.md#reference-values (n = 100)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ TABLE = {
     "fun9": (5841, 1230.668111, 109.0881361431, 6.302311071),
     "fun10": (1699, 298.7105623, 603.2845920208, 10.11827432),
 }
-SEED_TABLE = {  # problems.md 2.3, the seed's printed variants
+SEED_TABLE = {  # docs/problems.md#reference-values, the Aida paper's printed variants
     "fun1_seed": (800, 145.7737974),
     "fun2_seed": (115.5, 165.5838156),
     "fun4_seed": (-48.4815712727, 21.38026421),

@@ -1,6 +1,7 @@
-"""Stochastic and online records against problems.md sections 4-6 (float64, strict promotion).
+"""Stochastic and online records against docs/problems.md#noisy-quadratic-models,
+#reddi-counterexamples, #chen (float64, strict promotion).
 
-Randomness follows design.md section 3: key_t = fold_in(fold_in(root, seed), t), t = 1, 2,
+Randomness follows docs/architecture.md#runner: key_t = fold_in(fold_in(root, seed), t), t = 1, 2,
 ...; a random start uses fold_in(fold_in(root, seed), 0).
 """
 
@@ -239,7 +240,7 @@ def _sgd_excess(p, theta0, lr, steps, n):
 
 
 def test_nqm_sgd_expectation_closed_form():
-    """problems.md 4.1: E[1/2 h theta_t^2] = (1 - a h)^{2t} 1/2 h theta_0^2
+    """docs/problems.md#nqm: E[1/2 h theta_t^2] = (1 - a h)^{2t} 1/2 h theta_0^2
     + (1 - (1 - a h)^{2t}) a h^2 sigma^2 / (2 (2 - a h)); (2.0474e-4, 0.1000) at
     a = 0.02, h = (1, 20), sigma = 0.2, theta_0 = (1, 1), t = 300."""
     p = get_problem("nqm")
@@ -254,7 +255,7 @@ def test_nqm_sgd_expectation_closed_form():
 
 
 def test_nqm_zhang_sgd_expectation_closed_form():
-    """problems.md 4.2: E[l_i(t)] = (1 - a h_i)^{2t} E[l_i(0)]
+    """docs/problems.md#nqm_zhang: E[l_i(t)] = (1 - a h_i)^{2t} E[l_i(0)]
     + (1 - (1 - a h_i)^{2t}) a c_i / (2 B (2 - a h_i)), c = h = 1/i, theta_0 ~ N(0, I)."""
     B, d, a, t, n = 4, 6, 0.5, 20, 4000
     p = get_problem("nqm_zhang", dim=d, batch_size=B)

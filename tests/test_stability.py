@@ -1,4 +1,4 @@
-"""The stability analyzer (optlab.stability) against closed forms and stability.md.
+"""The stability analyzer (optlab.stability) against closed forms and docs/stability.md.
 
 Every case runs through the real pipeline: the compiled, grid-vmapped analysis program
 (autodiff Jacobian + one-sided difference quotients + fixed-point solve), then the NumPy
@@ -134,7 +134,7 @@ def test_exact_boundary_and_paper_condition(theorem2_grid):
 
 
 def test_mu_zero_small_phi_is_undetermined(quad):
-    """With mu = 0 and phi -> 0 the spectral radius tends to 1 (stability.md 3)."""
+    """With mu = 0 and phi -> 0 the spectral radius tends to 1 (docs/stability.md#closed-forms)."""
     values = {
         "p": [2],
         "q": [1],
@@ -223,7 +223,7 @@ def test_q_above_one_gives_b1_b2_one_minus_mu(quad):
     for i, v in verdicts.items():
         h = hp(plan, i)
         assert match(v.eigenvalues, [B1, 0.999, 1 - h["mu"]]) <= 1e-14, h
-        if h["mu"] in (0.0, 1e-10):  # Remark 1: Theorem 1 says nothing (stability.md 7.2)
+        if h["mu"] in (0.0, 1e-10):  # Remark 1: Theorem 1 says nothing (docs/stability.md#statuses)
             assert v.status == "undetermined", v.reason
             assert f"1 - rho = {1 - v.spectral_radius:.3g}" in v.reason
         else:
@@ -232,7 +232,7 @@ def test_q_above_one_gives_b1_b2_one_minus_mu(quad):
 
 def test_p_one_is_non_differentiable_with_reduced_block(quad):
     """p = 1: |g|^1 kinks at g = 0, only in the r-row; the reduced (m, x) block decides
-    (stability.md 6.2): q = 1 with Theorem 2 and delta = eps, q = 2 marginal."""
+    (docs/stability.md#findings): q = 1 with Theorem 2 and delta = eps, q = 2 marginal."""
     values = {
         "p": [1],
         "q": [1, 2],
@@ -258,7 +258,7 @@ def test_p_one_is_non_differentiable_with_reduced_block(quad):
 
 def test_form_b_below_one_uses_quotients(quad):
     """Form b with q/p < 1: AD gives NaN for the whole x-row; the map is differentiable at
-    z* and the verdict comes from the quotients, with delta = eps (stability.md 6.2)."""
+    z* and the verdict comes from the quotients, with delta = eps (docs/stability.md#findings)."""
     values = {
         "p": [2],
         "q": [1],
@@ -280,7 +280,8 @@ def test_form_b_below_one_uses_quotients(quad):
 
 def naive_aida():
     """Aida (2, 1) form a with the signed power written as |m|**1 * sign(m): autodiff gives
-    d/dm = 0 at m = 0 (stability.md 6.1), so dx'/dm = 0 and AdamW looks stable for every lr."""
+    d/dm = 0 at m = 0 (docs/stability.md#jacobian), so dx'/dm = 0 and AdamW looks stable for every
+    lr."""
     base = registry.optimizer_entry("aida_pq").make()
 
     def step(params, grads, state, h):
@@ -345,7 +346,7 @@ def test_amsgrad_tie_and_family(quad):
     assert v.transverse_radius == pytest.approx(rho_t, rel=1e-9)
 
 
-# ---- weight decay with x* != 0: the shifted fixed point (stability.md 6.3) --------------------
+# ---- weight decay with x* != 0: the shifted fixed point (docs/stability.md#findings) -------------
 def test_shifted_fixed_point_and_learning_rate_limit():
     prob = Problem(
         name="shifted_quadratic_test",

@@ -39,9 +39,27 @@ def guarded(fn):
         except Exception as e:  # noqa: BLE001 - a runtime failure is reported, not dumped
             if os.environ.get("OPTLAB_DEBUG"):
                 raise
+            platforms = os.environ.get("JAX_PLATFORMS")
+            if platforms and not _backend_starts():
+                fail(
+                    f"JAX_PLATFORMS={platforms} names a backend JAX cannot start on this "
+                    "machine; optlab stops (unset it, or set JAX_PLATFORMS=cpu)",
+                    2,
+                )
             fail(f"{type(e).__name__}: {e}", 1)
 
     return wrapper
+
+
+def _backend_starts() -> bool:
+    """Whether JAX can start the backends it is asked for (JAX_PLATFORMS)."""
+    try:
+        import jax
+
+        jax.devices()
+    except Exception:  # noqa: BLE001 - any failure to start is the answer
+        return False
+    return True
 
 
 def print_json(data) -> None:
@@ -77,3 +95,25 @@ def with_progress(call, verb: str, enabled: bool):
     task = bar.add_task(verb, total=1.0)
     with bar:
         return call(progress=lambda frac: bar.update(task, completed=frac))
+
+
+def literal_help(app) -> None:
+    """Show every command's and option's help as written: a ``[`` in it (``'id[key=value,
+    ...]'``) is text, not rich markup that the help renderer would swallow. Texts that
+    already escape their brackets (``\\[``) are left as they are."""
+    import inspect
+    from typing import get_args
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    def literal(text):
+        return text if not text or "\\[" in text else escape(text)
+
+    seen: set[int] = set()
+    for command in app.registered_commands:
+        command.help = literal(command.help)
+        for param in inspect.signature(command.callback, eval_str=True).parameters.values():
+            for info in get_args(param.annotation)[1:]:
+                if isinstance(info, OptionInfo | ArgumentInfo) and id(info) not in seen:
+                    seen.add(id(info))
+                    info.help = literal(info.help)

@@ -9,7 +9,7 @@ import typer
 from optlab.errors import UsageError
 from optlab.labels import parse_values
 
-# shortcut flag -> hyperparameter name (design.md section 5)
+# shortcut flag -> hyperparameter name (docs/architecture.md#cli)
 SHORTCUTS = {
     "lr": "learning_rate",
     "b1": "b1",
@@ -97,3 +97,23 @@ def hyper_values(shortcuts: dict[str, str | None], hp: list[str] | None) -> dict
             raise UsageError(f"hyperparameter {name!r} is given twice")
         values[name] = parse_values(text, f"--hp {name}")
     return values
+
+
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue an interrupted run into the same --out: only the missing cells run.",
+    ),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Run part I of N (0 <= I < N) of the cells; combine the parts with `optlab merge`.",
+    ),
+]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Start a large run without asking (see the estimate).")
+]

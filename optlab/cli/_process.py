@@ -41,6 +41,17 @@ def _settings() -> dict[str, object]:
     return settings
 
 
+def environment_notes() -> list[str]:
+    """One line for each of the user's JAX variables optlab overrides."""
+    x64 = os.environ.get("JAX_ENABLE_X64")
+    if x64 is not None and x64.strip().lower() in {"0", "false", "no", "off", ""}:
+        return [
+            f"note: JAX_ENABLE_X64={x64} is overridden: optlab computes in float64 "
+            "(for single precision use --dtype float32)"
+        ]
+    return []
+
+
 def configure_process() -> None:
     """Apply :func:`_settings` to this process (the command line's, never a user's)."""
     settings = _settings()

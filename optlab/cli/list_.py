@@ -9,6 +9,7 @@ from rich.table import Table
 
 from optlab.cli._console import guarded, out, print_json
 from optlab.cli._options import Json
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.errors import UsageError
 
 HELP = """List optimizers, problems or suites.
@@ -36,7 +37,20 @@ def list_(
         bool, typer.Option("--cite", help="Print BibTeX for the listed optimizers.")
     ] = False,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
+    from optlab import registry
+
+    with registry.with_plugins(plugin_paths(plugin)):
+        _list(what, names, cite, json_out)
+
+
+def _id_cell(row: dict) -> str:
+    """The id, marked when it comes from a plug-in (JSON: the "plugin" field says which)."""
+    return f"{row['id']} (plug-in)" if row.get("plugin") else row["id"]
+
+
+def _list(what: str, names: list[str] | None, cite: bool, json_out: bool) -> None:
     from optlab import api
 
     if what in ("optimizers", "optimizer", "opt"):
@@ -53,7 +67,7 @@ def list_(
         for r in rows:
             defaults = ", ".join(f"{k}={v:g}" for k, v in r["defaults"].items())
             options = ", ".join(f"{k}={v}" for k, v in r["static"].items())
-            table.add_row(r["id"], r["paper"], defaults, r["eps"], r["decay"], options)
+            table.add_row(_id_cell(r), r["paper"], defaults, r["eps"], r["decay"], options)
         out.print(table)
     elif what in ("problems", "problem"):
         rows = api.list_problems(names)
@@ -66,7 +80,7 @@ def list_(
         for r in rows:
             fs = "-" if r["f_star"] is None else f"{r['f_star']:.10g}"
             table.add_row(
-                r["id"],
+                _id_cell(r),
                 ", ".join(r["aliases"]),
                 str(r["dim"]),
                 r["x0"],

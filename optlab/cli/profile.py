@@ -16,6 +16,7 @@ from rich.table import Table
 from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, Json, Out, Overwrite
+from optlab.cli._plugins import accepts_plugins, plugin_sources
 from optlab.errors import UsageError
 from optlab.labels import parse_values
 
@@ -72,6 +73,7 @@ def solved_table(solved) -> Table:
 
 @configurable
 @guarded
+@accepts_plugins  # --plugin FILE.py: plug-in optimizers and problems
 def profile(
     results: Annotated[
         list[str] | None, typer.Argument(help="Result folders of run, tune or profile.")
@@ -128,6 +130,7 @@ def profile(
     call = partial(compare.run_profile, config)
     result = with_progress(call, "profiling", err.is_terminal and not json_out and bool(suite))
     result.manifest["cli"] = resolved_options()
+    result.manifest["plugins"] = plugin_sources()
     paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "caption": result.caption})

@@ -16,6 +16,7 @@ from rich.table import Table
 from optlab.cli._config import configurable
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_values
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.io.outputs import check_out_dir
@@ -229,6 +230,7 @@ def stability(
     out_dir: Out = None,
     overwrite: Overwrite = False,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     config = build_config(
         problem,
@@ -244,6 +246,7 @@ def stability(
         delta=delta,
         out=out_dir,
         overwrite=overwrite,
+        plugins=plugin_paths(plugin),
     )
     from optlab import api_stability  # JAX is imported here, not at `optlab --help`
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 import typer
 
-from optlab.cli._config import configurable, resolved_options
-from optlab.cli._console import err, guarded, with_progress
+from optlab.cli._config import configurable
+from optlab.cli._console import guarded
 from optlab.cli._options import (
     Dtype,
     HpList,
@@ -21,8 +20,9 @@ from optlab.cli._options import (
     Values,
     shortcut_values,
 )
+from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.cli._tuned import Tuned
-from optlab.cli.run import build_config, report
+from optlab.cli.run import build_config, run_guarded
 from optlab.config import TrajectoryConfig
 
 HELP = """Run optimizers on a 2-D problem and draw their paths over the loss landscape.
@@ -70,6 +70,7 @@ def trajectory(
     overwrite: Overwrite = TrajectoryConfig.overwrite,
     dtype: Dtype = TrajectoryConfig.dtype,
     json_out: Json = False,
+    plugin: PluginFiles = None,
 ) -> None:
     base = build_config(
         problem,
@@ -85,6 +86,7 @@ def trajectory(
         overwrite=overwrite,
         dtype=dtype,
         record_x=True,
+        plugins=plugin_paths(plugin),
     )
     every = log_every or max(1, base.steps // 500)  # of the tuned horizon with --tuned
     config = TrajectoryConfig(
@@ -92,10 +94,4 @@ def trajectory(
         resolution=resolution,
         loss_panel=loss_panel,
     )
-    from optlab import api
-
-    result = with_progress(
-        partial(api.trajectory, config), "running", err.is_terminal and not json_out
-    )
-    result.manifest["cli"] = resolved_options()
-    report(result, json_out, best=False)
+    run_guarded(config, "trajectory", json_out=json_out)

@@ -16,6 +16,7 @@ from rich.table import Table
 from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
 from optlab.cli._options import Dtype, Json, Out, Overwrite
+from optlab.cli._plugins import accepts_plugins, plugin_sources
 
 HELP = """Tune every optimizer with the same budget of configurations from a declared space.
 
@@ -59,6 +60,7 @@ def best_table(best) -> Table:
 
 @configurable
 @guarded
+@accepts_plugins  # --plugin FILE.py: plug-in optimizers and problems
 def tune(
     target: Annotated[
         str,
@@ -127,6 +129,7 @@ def tune(
     outputs.check_out_dir(folder, overwrite)
     result = with_progress(partial(lib.tune, config), "tuning", err.is_terminal and not json_out)
     result.manifest["cli"] = resolved_options()
+    result.manifest["plugins"] = plugin_sources()
     paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "best": result.best.to_dict("records")})

@@ -1,4 +1,4 @@
-"""Trace arrays -> tidy long-format DataFrames (design.md section 4).
+"""Trace arrays -> tidy long-format DataFrames (docs/architecture.md#outputs).
 
 ``trace.csv``: one row per (run, recorded step); ``runs.csv``: one row per run.
 """

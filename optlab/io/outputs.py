@@ -11,6 +11,8 @@ Library calls compute and return; only a result's ``save()`` (which the CLI call
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
 import shutil
@@ -37,8 +39,14 @@ def default_out_dir(command: str, problem: str, root: str | Path = "runs") -> Pa
     return path
 
 
-def check_out_dir(path: Path, overwrite: bool) -> Path:
-    """A usable output folder, or a UsageError; creates nothing."""
+def check_out_dir(path: Path, overwrite: bool, needed_bytes: int = 0, probe: bool = True) -> Path:
+    """A usable output folder, or a UsageError naming it; creates nothing.
+
+    Checked before any work: a non-empty folder without ``overwrite``, a path under a
+    file, a name the file system refuses, a parent that cannot be written, and (with
+    ``needed_bytes``) a disk without room for the estimated outputs. ``probe``: try creating
+    (and remove) a file in the parent, the only sure test; else trust permission bits."""
+    _check_names(path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
@@ -46,7 +54,129 @@ def check_out_dir(path: Path, overwrite: bool) -> Path:
             f"--out {path} is not empty; pass --overwrite to replace its files, "
             "or choose another folder"
         )
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        raise UsageError(f"--out {path} cannot be created: {base} is not a folder")
+    if not _writable(base, probe):
+        raise UsageError(f"--out {path} cannot be created: {base} is not writable")
+    free = shutil.disk_usage(base).free
+    if needed_bytes and free < needed_bytes:
+        raise UsageError(
+            f"--out {path}: about {_size(needed_bytes)} of outputs expected but only "
+            f"{_size(free)} free there"
+        )
     return path
+
+
+def _check_names(path: Path) -> None:
+    """Every new component (and the staging names made from the last) fits the file system."""
+    base = _existing_ancestor(path)
+    try:
+        limit = os.pathconf(base if base.is_dir() else base.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if path.name in ("", ".", ".."):
+        raise UsageError(f"--out {path} does not name a folder")
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise UsageError(f"--out {path}: the name {part[:20]}... is longer than {limit} bytes")
+    if len(os.fsencode(path.name)) + len(".partial-12345678") + 1 > limit:
+        raise UsageError(f"--out {path}: the folder name is too long (at most about {limit - 20})")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _writable(folder: Path, probe: bool = True) -> bool:
+    """Whether a file can be created in ``folder``: tried, not guessed from permission bits
+    (root ignores them; a read-only mount does not)."""
+    if not probe:
+        return os.access(folder, os.W_OK | os.X_OK)
+    try:
+        fd, name = tempfile.mkstemp(prefix=".optlab-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.0f} PB"
+
+
+# ---- a lock for the whole run, and what killed runs left behind --------------------------
+class FolderLock:
+    """An exclusive lock on an output folder (a hidden file beside it), held for the whole
+    run: a second run into the same folder is refused at once. The kernel releases it when
+    the process dies, however it dies; the file is removed by whoever holds it last."""
+
+    def __init__(self, out_dir: Path):
+        out_dir = Path(os.path.abspath(out_dir))
+        self.out_dir = out_dir
+        self.path = out_dir.parent / f".{out_dir.name}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> FolderLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise UsageError(
+                    f"--out {self.out_dir} is in use by another optlab run; wait for it or "
+                    "choose another folder"
+                ) from None
+            try:  # the holder before us may have removed the file: lock the one that exists
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def leftovers(out_dir: Path) -> list[Path]:
+    """Staging folders that killed runs into ``out_dir`` left beside it."""
+    out_dir = Path(os.path.abspath(out_dir))
+    if not out_dir.parent.is_dir():
+        return []
+    return sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.partial-*"))
+
+
+def clean_leftovers(out_dir: Path) -> list[Path]:
+    """Remove what killed runs left (call it holding the folder's lock); returns them."""
+    found = leftovers(out_dir)
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 class CompileClock:
@@ -202,6 +332,10 @@ def write_animation(frames, path: Path, fps: int = 15, dpi: int = 100) -> Path:
     return path
 
 
+class WriteError(RuntimeError):
+    """Writing the outputs failed (a full disk); the folder holds what it held before."""
+
+
 def write_outputs(
     out_dir: Path, tables: dict, figures: dict, manifest: dict, animations: dict | None = None
 ) -> list[Path]:
@@ -210,21 +344,46 @@ def write_outputs(
 
     Everything is written to a staging folder beside ``out_dir`` first and moved in only
     when all of it succeeded: a failure (a figure that cannot be drawn, a full disk) leaves
-    ``out_dir`` as it was, never half-replaced."""
+    ``out_dir`` as it was, never half-replaced. The manifest lists the files (``files``);
+    files an earlier optlab run listed there and this one does not write are removed (an
+    old ``trajectory.gif``), and nothing else in the folder is touched."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    names = [f"{n}.csv" for n in tables] + [f"{n}.png" for n in figures]
+    names += [f"{n}.gif" for n in animations or {}] + ["manifest.json"]
+    manifest = {**manifest, "files": names}
     try:
-        staged = [write_table(df, stage / f"{name}.csv") for name, df in tables.items()]
-        staged += [write_figure(fig, stage / f"{name}.png") for name, fig in figures.items()]
-        staged += [
-            write_animation(a, stage / f"{name}.gif") for name, a in (animations or {}).items()
-        ]
-        staged.append(write_json(manifest, stage / "manifest.json"))
+        try:
+            staged = [write_table(df, stage / f"{name}.csv") for name, df in tables.items()]
+            staged += [write_figure(fig, stage / f"{n}.png") for n, fig in figures.items()]
+            staged += [
+                write_animation(a, stage / f"{n}.gif") for n, a in (animations or {}).items()
+            ]
+            staged.append(write_json(manifest, stage / "manifest.json"))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise WriteError(
+                    f"the disk is full: nothing was written to {out_dir} "
+                    "(the results it held before are intact)",
+                ) from None
+            raise
+        stale = [n for n in written_before(out_dir) if n not in names]
         out_dir.mkdir(exist_ok=True)
         paths = []
         for path in staged:
             os.replace(path, out_dir / path.name)
             paths.append(out_dir / path.name)
+        for name in stale:
+            (out_dir / name).unlink(missing_ok=True)
         return paths
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def written_before(out_dir: Path) -> list[str]:
+    """The files an earlier optlab run wrote into ``out_dir`` (its manifest's list)."""
+    try:
+        files = json.loads((out_dir / "manifest.json").read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [f for f in files if isinstance(f, str) and f == Path(f).name and f not in ("", ".")]

@@ -2,7 +2,9 @@
 
 Every public module in this package (a name not starting with ``_``) defines ``ENTRY``,
 an :class:`OptimizerEntry`; dropping a file in registers it. ``_template.py`` shows the
-shape of one. Ids are the file names (design.md section 6).
+shape of one. Ids are the file names. ``entries()`` holds the built-ins only; plug-in
+optimizers (``--plugin FILE.py``, entry-point group ``optlab.optimizers``) join them in
+:mod:`optlab.registry`, scoped to the call that loads them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from optlab.optimizers._entry import OptimizerEntry
 # Names that are not optimizers but answer with a pointer (two papers share "Aida").
 AMBIGUOUS = {
     "aida": (
-        "'aida' is ambiguous: use 'aida_pq' (Aida(p, q), Zhang, Niwa, Kleijn, arXiv:2112.06125, "
-        "seed 000) or 'aida_k' (Aida with K projections, arXiv:2203.13273, seed 003)"
+        "'aida' is ambiguous: use 'aida_pq' (Aida(p, q), Zhang, Niwa, Kleijn, arXiv:2112.06125) "
+        "or 'aida_k' (Aida with K projections, Zhang, Niwa, Kleijn, arXiv:2203.13273)"
     ),
 }
 

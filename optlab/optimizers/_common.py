@@ -46,7 +46,7 @@ def signed_pow(z, q):
     """sgn(z)|z|**q, written so that autodiff gives the right derivative at z = 0.
 
     For q = 1 this is z itself (d/dz = 1); ``abs(z)**1 * sign(z)`` would differentiate
-    to 0 there (stability.md section 6.1). A traced q selects the same branch.
+    to 0 there (docs/stability.md#jacobian). A traced q selects the same branch.
     """
     k = static_int(q)
     if k == 1:
@@ -57,7 +57,7 @@ def signed_pow(z, q):
 
 
 def safe_div(num, den):
-    """num / den with 0 where den == 0 (the 0/0 rule of optimizers.md section 1.5).
+    """num / den with 0 where den == 0 (the 0/0 rule of docs/optimizers.md#numerics).
 
     The double ``where`` keeps gradients finite: autodiff never sees a division by 0.
     """

@@ -1,10 +1,11 @@
-"""What a "layer" is for the layerwise optimizers (optimizers.md section 1.4).
+"""What a "layer" is for the layerwise optimizers (docs/optimizers.md#layers).
 
 A static ``layers`` option, parsed once by :func:`parse_layers`:
 
-- ``"leaf"`` (default): one layer per pytree leaf, as in the official code of seed 003
-  (each parameter tensor is a layer);
-- ``"coord"``: every coordinate is its own layer (the identity tests of section 6);
+- ``"leaf"`` (default): one layer per pytree leaf, as in the official code of Zhang, Niwa, Kleijn
+  (arXiv:2203.13273) (each parameter tensor is a layer);
+- ``"coord"``: every coordinate is its own layer (the identity tests of
+  docs/optimizers.md#identities);
 - ``"chunk:N"``: each leaf, flattened, is cut into consecutive layers of N coordinates
   (N must divide the leaf's size), so a vector toy problem can be split.
 

@@ -1,5 +1,5 @@
-"""MaxVA building blocks shared by ``madam`` and ``lamadam`` (seed 004, Zhu et al.,
-arXiv:2006.11918, eqs. (2)-(7) and App. C; optimizers.md section 2.5).
+"""MaxVA building blocks shared by ``madam`` and ``lamadam`` (Zhu et al.,
+arXiv:2006.11918, eqs. (2)-(7) and App. C; docs/optimizers.md#maxva).
 
 The adaptive coefficient, per coordinate, t = 1, 2, ... (all moments 0 at t = 0)::
 

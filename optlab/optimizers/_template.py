@@ -1,6 +1,6 @@
 """NAME: one line saying what it is (unregistered skeleton: copy to ``<id>.py``).
 
-Paper, algorithm number. Update, t = 1, 2, ... (1-based, optimizers.md section 1.1)::
+Paper, algorithm number. Update, t = 1, 2, ... (1-based, docs/optimizers.md#conventions)::
 
     m_t = ...
     x_t = ...

@@ -10,7 +10,7 @@ Algorithm 2; official code juntang-zhuang/Adabelief-Optimizer (pip ``adabelief-p
     x_t = (1 - mu - lr weight_decay) x_{t-1} - lr * m_hat_t / (sqrt(s_hat_t) + eps)   (+ E1)
 
 with m_hat = m / (1 - b1^t), s_hat = s / (1 - b2^t). Equivalently s_hat = s_hat' + eps/(1 - b2)
-where s' is the eps-free EMA (optimizers.md section 1.2, E5+E1).
+where s' is the eps-free EMA (docs/optimizers.md#epsilon-placements, E5+E1).
 
 Symbols -> hyperparameters: alpha -> ``learning_rate``, beta1/beta2 -> ``b1``/``b2``,
 epsilon -> ``eps``. Weight decay (official options, all default 0 here): ``l2`` (coupled,
@@ -21,11 +21,12 @@ eps) and the update divides by sqrt(s^max_t / bc2) + eps.
 
 Equals ``optax.adabelief(lr, b1, b2, eps=eps, eps_root=eps)`` (optax adds eps_root to its
 stored state every step). Defaults: lr = 1e-3, (0.9, 0.999), eps = 1e-16 (pip 0.2.x and
-optax; use eps = 1e-8 with l2 = 5e-4 to reproduce the CIFAR tables of seeds 001/003).
+optax; use eps = 1e-8 with l2 = 5e-4 to reproduce the CIFAR tables of Wang et al. (arXiv:2106.11514)
+and Zhang, Niwa, Kleijn (arXiv:2203.13273)).
 
 Departures: the official ``rectify`` option (RAdam-style, default True in pip 0.2.x) is not
 implemented: optlab follows the paper's Algorithm 2 (rectify=False), as recommended in
-optimizers.md section 7 row 22. eps = 0 with s = 0 (hence m = 0) gives d = 0.
+docs/optimizers.md#choices. eps = 0 with s = 0 (hence m = 0) gives d = 0.
 """
 
 from __future__ import annotations

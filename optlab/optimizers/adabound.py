@@ -2,7 +2,7 @@
 
 Luo, Xiong, Liu, Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning Rate",
 ICLR 2019, Algorithm 2 (AdaBound); implemented as the official code Luolc/AdaBound, which
-differs from the algorithm box (optimizers.md section 3.11). Update, t = 1, 2, ...::
+differs from the algorithm box (docs/optimizers.md#adabound). Update, t = 1, 2, ...::
 
     g_t  = grad f(x_{t-1}) + l2 x_{t-1}
     m_t  = b1 m_{t-1} + (1 - b1) g_t,      v_t = b2 v_{t-1} + (1 - b2) g_t^2
@@ -23,7 +23,7 @@ t = 1 the bounds are [9.99e-5, 100.1]. Limits (tests): gamma -> 0 gives Adam wit
 gamma -> infinity gives the dampened heavy ball (``heavy_ball`` with ``dampening=True``)
 with lr = final_lr and momentum = b1. The bounds are absolute, so AdaBound is not
 invariant to rescaling f. torch-optimizer's AdaBound is the same formula; pytorch-optimizer's
-adds 1e-15 inside the root and defaults to decoupled decay (optimizers.md section 4.2).
+adds 1e-15 inside the root and defaults to decoupled decay (docs/optimizers.md#reference-libraries).
 
 lr_0 (the official ``base_lr``) is the learning rate ``init`` receives, kept in the state;
 with a constant lr the factor lr_t / lr_0 is exactly 1 (and 1 when lr_0 = 0).

@@ -11,7 +11,7 @@ Symbols -> hyperparameters: eta -> ``learning_rate``, delta -> ``eps``, s_0 ->
 ``initial_accumulator_value``, torch's ``lr_decay``, ``l2`` (torch's coupled ``weight_decay``).
 Static ``eps_in_sqrt``: False (torch, default) or True (optax's placement).
 
-Defaults are torch's (optimizers.md section 7 row 17): lr = 1e-2, eps = 1e-10 outside the
+Defaults are torch's (docs/optimizers.md#choices): lr = 1e-2, eps = 1e-10 outside the
 root, s_0 = 0, lr_decay = 0. ``optax.adagrad`` differs in two ways: s_0 = 0.1 and eps = 1e-7
 inside the root (plus a zero update where s = 0). ``make(eps_in_sqrt=True)`` with
 ``initial_accumulator_value=0.1, eps=1e-7`` equals ``optax.adagrad(lr)``.

@@ -10,7 +10,7 @@ with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
 Symbols -> hyperparameters: alpha -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
 epsilon -> ``eps``, ``l2``: coupled decay g <- g + l2 x before the moments (torch's Adam
 ``weight_decay``; for the decoupled form use ``adamw``).
-Static ``eps_mode`` selects where eps goes (optimizers.md section 1.2):
+Static ``eps_mode`` selects where eps goes (docs/optimizers.md#epsilon-placements):
 E1 m_hat/(sqrt(v_hat)+eps) (paper Alg. 1, torch, optax); E2 m_hat/sqrt(v_hat+eps);
 E3 m_hat/sqrt(v_hat+eps/bc2) (the Aida paper's "Adam"); E4 m_hat/(sqrt(v_hat)+eps/sqrt(bc2))
 (Kingma & Ba's "efficient" form, TF1); E5 eps added to the v-EMA every step.
@@ -78,7 +78,8 @@ def adam_moments(state, grads, h, static):
 
 
 def denominators(state, h, static):
-    """What the bias-corrected momentum is divided by, per eps placement (section 1.2)."""
+    """What the bias-corrected momentum is divided by, per eps placement
+    (docs/optimizers.md#epsilon-placements)."""
     _, bc2 = corrections(state.count, h, static)
     eps_mode = static["eps_mode"]
 

@@ -1,7 +1,7 @@
 """AdamAL: Adam whose second-moment EMA is fed max(g_t^2, v_{t-1}), so v never decreases.
 
 "A New Perspective in Understanding of Adam-Type Algorithms and Beyond" (anonymous ICLR
-submission), Algorithm 1 (seed 002). No official code exists. optimizers.md section 2.3.
+submission), Algorithm 1. No official code exists. docs/optimizers.md#adamal.
 
 Update, t = 1, 2, ... (m_0 = v_0 = 0)::
 
@@ -30,7 +30,7 @@ Departures: eps = 1e-8 outside the root is added (with eps = 0 a coordinate with
 far is 0/0, taken as 0); ``bias_correction=True`` is optional (max stays on the raw v).
 The projection metric is the step's denominator a_t: sqrt(v_t) + eps as in Alg. 1 (plus
 optlab's eps), and sqrt(v_hat_t) + eps when bias correction is on. OCR fixes
-(optimizers.md 2.3): Alg. 1 line 7 uses beta1 in the v-line, read as beta2; line 2's
+(docs/optimizers.md#adamal): Alg. 1 line 7 uses beta1 in the v-line, read as beta2; line 2's
 "m_t = 0, v_t = 0" means m_0 = v_0 = 0; the projection superscript printed as -sqrt(v_t)
 is the sqrt(v_t)-weighted projection of AMSGrad.
 """

@@ -1,8 +1,8 @@
 """AdaMomentum: Adam whose second moment is the EMA of the squared *momentum*.
 
 "Adapting Stepsizes by Momentumized Gradients Improves Optimization and Generalization"
-(ICLR 2022 submission, arXiv:2106.11514; published as AdaM3, ICDM 2023), Algorithm 1
-(seed 001); official code wyzjack/AdaM3. optimizers.md section 2.2.
+(ICLR 2022 submission, arXiv:2106.11514; published as AdaM3, ICDM 2023), Algorithm 1;
+official code wyzjack/AdaM3. docs/optimizers.md#adamomentum.
 
 Update, t = 1, 2, ... (m_0 = v_0 = 0)::
 
@@ -24,7 +24,7 @@ others and in the code), no decay.
 
 Departures: none from Alg. 1 (OCR fix: line 9 prints m_t/sqrt(b_t); it is
 m_hat_t/sqrt(v_hat_t)). The code's ``amsgrad`` and RAdam-style ``rectify`` options are not
-in the paper and are not implemented (optimizers.md 7 #25). With eps = 0 a coordinate with
+in the paper and are not implemented (docs/optimizers.md#choices). With eps = 0 a coordinate with
 v = 0 (momentum always 0) gets a 0 step instead of 0/0.
 """
 

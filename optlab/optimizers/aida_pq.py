@@ -1,7 +1,7 @@
 """Aida(p, q): AdamW extended by the powers of its second moment and magnitude.
 
 Zhang, Niwa, Kleijn, "Extending AdamW by Leveraging Its Second Moment and Magnitude",
-arXiv:2112.06125, Algorithm 1 and eq. (14a)/(14b) (seed 000). Not Aida-K of
+arXiv:2112.06125, Algorithm 1 and eq. (14a)/(14b). Not Aida-K of
 arXiv:2203.13273 (id ``aida_k``), which shares the name and the authors.
 
 Update, t = 1, 2, ... (1-based; the paper's 0-based t+1 becomes t)::
@@ -20,7 +20,7 @@ the learning rate). Static: ``form`` in {"a", "b"}.
 Defaults are the paper's Fig. 4 setting (b1, b2, mu, lr, eps) = (0.9, 0.99, 0, 1e-3, 1e-50)
 with the recommended (p, q) = (1, 2).
 
-Numerics (optimizers.md section 2.1): form a is evaluated as
+Numerics (docs/optimizers.md#aida_pq): form a is evaluated as
 rho = |m_hat| / (r_hat + eps/bc2)^{1/p}, d = sgn(m) rho^q, which avoids overflow of
 |m|^q and (r + eps)^{q/p} separately; form b as
 |m_hat|^q / ((r_hat^{1/p})^q + eps/(bc1^q bc2^{q/p})).
@@ -28,7 +28,7 @@ A coordinate with r = 0 and eps = 0 (so m = 0 too) gets d = 0, not 0/0.
 
 Departures from the paper: Alg. 1 lines 5-6 print m <- (1 - b1) m + b1 g; eqs. (3), (12),
 (17) and the bias factors require m <- b1 m + (1 - b1) g, which is used (an OCR/typesetting
-swap, optimizers.md section 2.1). Everything else follows Alg. 1.
+swap, docs/optimizers.md#aida_pq). Everything else follows Alg. 1.
 """
 
 from __future__ import annotations
@@ -109,8 +109,9 @@ def direction(state, h, form):
 
 
 def diagnostics(grads, state, h, static):
-    """step_size = lr d_t / m_hat_t (the effective elementwise step; seed 003 Figs. 1-2) and
-    the denominator (r_hat + eps/bc2)^(q/p) (form a) or r_hat^(q/p) + eps_hat (form b)."""
+    """step_size = lr d_t / m_hat_t (the effective elementwise step; Zhang, Niwa, Kleijn,
+    arXiv:2203.13273, Figs. 1-2) and the denominator (r_hat + eps/bc2)^(q/p) (form a) or r_hat^(q/p)
+    + eps_hat (form b)."""
     form = static.get("form", "a")
     bc1, bc2 = bias_corrections(state.count, h.b1, h.b2)
     d = direction(state, h, form)
@@ -148,7 +149,7 @@ def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm | None
 ENTRY = OptimizerEntry(
     id="aida_pq",
     make=make,
-    summary="Aida(p, q): AdamW with |g|^p second moment and |m|^q magnitude (seed 000)",
+    summary="Aida(p, q): AdamW with |g|^p second moment and |m|^q magnitude",
     paper=REFERENCE,
     eps="form a: (r+eps)^(q/p) inside (E3 generalised); form b: r^(q/p)+eps outside (E6)",
     decay="mu: fixed decoupled (1-mu)x",

@@ -10,7 +10,7 @@ Paper: "On the Convergence of Adam and Beyond", Algorithm 2. Update, t = 1, 2, .
     x_t   = (1 - lr weight_decay) x_{t-1} - lr d_t
 
 with u_0 = 0 (u is v^max), bc1 = 1 - b1^t, bc2 = 1 - b2^t, m_hat = m / bc1
-(optimizers.md section 3.6).
+(docs/optimizers.md#amsgrad).
 
 Symbols -> hyperparameters: alpha -> ``learning_rate``, beta1 -> ``b1``, beta2 -> ``b2``,
 epsilon -> ``eps``; ``l2`` is torch's coupled ``weight_decay`` of ``Adam(amsgrad=True)``,

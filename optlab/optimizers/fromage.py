@@ -1,7 +1,7 @@
 """Fromage: layerwise relative-norm steps (Bernstein, Vahdat, Yue, Liu, NeurIPS 2020).
 
 "On the distance between two neural networks and the stability of learning", Algorithm 1;
-implemented as the official code jxbz/fromage (``fromage.py``, optimizers.md section 3.16).
+implemented as the official code jxbz/fromage (``fromage.py``, docs/optimizers.md#fromage).
 Update, t = 1, 2, ..., for each layer l (norms are Euclidean norms over the layer)::
 
     if ||x_l|| > 0 and ||g_l|| > 0:   y_l = x_l - lr (||x_l|| / ||g_l||) g_l
@@ -13,14 +13,14 @@ A gradient orthogonal to x_l leaves ||x_l|| unchanged: ||y_l||^2 = (1 + lr^2) ||
 
 Symbols -> hyperparameters: eta -> ``learning_rate``. Static ``layers`` ("leaf" = one layer
 per pytree leaf, as the official code's one layer per parameter tensor; "coord"; "chunk:N";
-optimizers.md section 1.4) and ``p_bound`` (None = off, as the official default; a float
+docs/optimizers.md#layers) and ``p_bound`` (None = off, as the official default; a float
 adds the per-layer radius r_l to the state, computed from x_0 in ``init``).
 
-Defaults: lr = 0.01 (official and seed 003). No eps and no weight decay (the division by
-sqrt(1 + lr^2) is Fromage's own built-in shrinkage).
-``optax.fromage(lr, min_norm=0.0)`` equals this file with ``layers="leaf"``; optax's default
-min_norm = 1e-6 clips both norms from below, so a layer with x_l = 0 (or g_l = 0) gets the
-trust ratio 1e-6/||g_l|| instead of the official 1. pytorch-optimizer's Fromage is exact.
+Defaults: lr = 0.01 (official and Zhang, Niwa, Kleijn, arXiv:2203.13273). No eps and no weight decay
+(the division by sqrt(1 + lr^2) is Fromage's own built-in shrinkage). ``optax.fromage(lr,
+min_norm=0.0)`` equals this file with ``layers="leaf"``; optax's default min_norm = 1e-6 clips both
+norms from below, so a layer with x_l = 0 (or g_l = 0) gets the trust ratio 1e-6/||g_l|| instead of
+the official 1. pytorch-optimizer's Fromage is exact.
 
 Departures: none from the official code.
 """

@@ -9,10 +9,10 @@ Symbols -> hyperparameters: gamma (step) -> ``learning_rate``, beta -> ``momentu
 ``l2``: coupled decay g <- g + l2 x (torch's ``weight_decay``).
 Static: ``dampening`` (EMA form, equal to the plain form with lr*(1-momentum)),
 ``nesterov``.
-Reference: Polyak (1964); seed 000 eqs. (1)-(2) with alpha = 1; optimizers.md 3.2-3.3.
-The plain form equals ``optax.sgd(lr, momentum)`` and ``torch.optim.SGD(momentum=...)``;
-torch's ``dampening`` differs at t = 1 (it starts the buffer at g_1 undampened).
-Departures: none (the seed's alpha, a gradient scale, is 1).
+Reference: Polyak (1964); Zhang, Niwa, Kleijn (arXiv:2112.06125) eqs. (1)-(2) with alpha = 1;
+docs/optimizers.md#heavy_ball. The plain form equals ``optax.sgd(lr, momentum)`` and
+``torch.optim.SGD(momentum=...)``; torch's ``dampening`` differs at t = 1 (it starts the buffer at
+g_1 undampened). Departures: none (the Aida paper's alpha, a gradient scale, is 1).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def linearisation(static, hyper, curvatures, at_zero_state) -> ClosedForm:
 ENTRY = OptimizerEntry(
     id="heavy_ball",
     make=make,
-    summary="Polyak heavy ball m <- beta m + g, x <- x - lr m (seed 000 eqs. 1-2)",
+    summary="Polyak heavy ball m <- beta m + g, x <- x - lr m (arXiv:2112.06125 eqs. 1-2)",
     paper=REFERENCE,
     eps="-",
     decay="l2: coupled (g + l2 x)",

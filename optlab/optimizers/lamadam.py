@@ -2,7 +2,7 @@
 
 Zhu, Cheng, Gan, Huang, Liu, Goldstein, "MaxVA: Fast Adaptation of Step Sizes by
 Maximizing Observed Variance of Gradients", arXiv:2006.11918, Algorithm 2 (appendix) with
-eqs. (6)-(7) (seed 004); official code zhuchen03/MaxVA ``LaMadam``. optimizers.md 2.5.
+eqs. (6)-(7); official code zhuchen03/MaxVA ``LaMadam``. docs/optimizers.md#maxva.
 
 Update, t = 1, 2, ... (all moments 0 at t = 0, L_0 = 0; beta_t as in ``_maxva``)::
 
@@ -31,7 +31,7 @@ Departures: eps placement follows the official code (E1; Alg. 2 is E2, kept as
 (identical to Alg. 2 for a constant lr; with lr = 0 throughout the step is 0).
 ``amsgrad``: the official LaMadam reads the flag with ``getattr`` on a dict, so it never takes
 effect there; here it uses the official MAdam semantics (D_t replaced by its elementwise
-running maximum), as optimizers.md 7 #12 recommends. sigma^2 clamped at 0, the 0-ratio rule
+running maximum), as docs/optimizers.md#choices recommends. sigma^2 clamped at 0, the 0-ratio rule
 for eq. (6) and the 0/0 -> 0 rule as in ``madam``. With b2_min = b2_max this is official
 LaProp with b2 = b2_max (the official code skips MaxVA there; clipping gives the same).
 """
@@ -125,7 +125,7 @@ ENTRY = OptimizerEntry(
     id="lamadam",
     make=make,
     summary="LaMAdam (MaxVA): LaProp with a per-coordinate beta_t maximising the observed variance",
-    paper="Zhu et al. (2020), MaxVA, arXiv:2006.11918, Algorithm 2 (seed 004)",
+    paper="Zhu et al. (2020), MaxVA, arXiv:2006.11918, Algorithm 2",
     eps="official: E1 g/(sqrt(v~/w)+eps) then momentum; eps_mode=paper: E2 g/sqrt(v~/w+eps)",
     decay="l2: coupled (official default); weight_decay: decoupled, scaled by lr (use_adamw)",
     bounds=_maxva.BOUNDS,

@@ -1,7 +1,7 @@
 """LaProp: momentum over the normalised gradient (Ziyin, Wang, Ueda, arXiv:2002.04839).
 
 "LaProp: Separating Momentum and Adaptivity in Adam", Algorithm 1; implemented as the
-official code Z-T-WANG/LaProp-Optimizer (``laprop.py``, optimizers.md section 3.13), with its
+official code Z-T-WANG/LaProp-Optimizer (``laprop.py``, docs/optimizers.md#laprop), with its
 learning-rate EMAs. Update, t = 1, 2, ... (M_0 = v_0 = 0, L_0 = B_0 = 0)::
 
     v_t  = b2 v_{t-1} + (1 - b2) g_t^2

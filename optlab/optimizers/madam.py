@@ -1,8 +1,8 @@
 """MAdam: Adam whose second moment uses the MaxVA adaptive coefficient beta_t.
 
 Zhu, Cheng, Gan, Huang, Liu, Goldstein, "MaxVA: Fast Adaptation of Step Sizes by Maximizing
-Observed Variance of Gradients", arXiv:2006.11918, Algorithm 1 with eqs. (6)-(7) (seed 004);
-official code zhuchen03/MaxVA ``image_classification/optim_adam.py``. optimizers.md 2.5.
+Observed Variance of Gradients", arXiv:2006.11918, Algorithm 1 with eqs. (6)-(7);
+official code zhuchen03/MaxVA ``image_classification/optim_adam.py``. docs/optimizers.md#maxva.
 
 Update, t = 1, 2, ... (all moments 0 at t = 0; beta_t as in ``_maxva``)::
 
@@ -109,8 +109,8 @@ def make(eps_mode: str = "official", amsgrad: bool = False) -> Optimizer:
 
 
 def diagnostics(grads, new_state, hyper, static):
-    """step_size = lr / D_t (the elementwise scale of m_hat_t; seed 004 Fig. 6 plots its
-    distribution, with D_t = sqrt(v~/w) + eps) and the denominator D_t itself (after the
+    """step_size = lr / D_t (the elementwise scale of m_hat_t; Zhu et al., arXiv:2006.11918, Fig. 6
+    plots its distribution, with D_t = sqrt(v~/w) + eps) and the denominator D_t itself (after the
     amsgrad max when on; what S1/S2 are computed from)."""
     del grads
     return _maxva.diagnostics(new_state, hyper, static, paper_form="E3")
@@ -120,7 +120,7 @@ ENTRY = OptimizerEntry(
     id="madam",
     make=make,
     summary="MAdam (MaxVA): Adam with a per-coordinate beta_t maximising the observed variance",
-    paper="Zhu et al. (2020), MaxVA, arXiv:2006.11918, Algorithm 1 (seed 004)",
+    paper="Zhu et al. (2020), MaxVA, arXiv:2006.11918, Algorithm 1",
     eps="official: E1 m_hat/(sqrt(v~/w)+eps); eps_mode=paper: E3 sqrt(w) m~/sqrt(v~+eps)",
     decay="weight_decay: decoupled, scaled by lr (official adamw=True); l2: coupled",
     bounds=_maxva.BOUNDS,

@@ -1,7 +1,7 @@
 """M-SVAG: momentum SGD with stochastic variance adaptation (Balles & Hennig, ICML 2018).
 
 "Dissecting Adam: The Sign, Magnitude and Variance of Stochastic Gradients"; implemented as
-the official TensorFlow code lballes/msvag (``MSVAGOptimizer``, optimizers.md section 3.15).
+the official TensorFlow code lballes/msvag (``MSVAGOptimizer``, docs/optimizers.md#msvag).
 Update, t = 1, 2, ... (a single beta for both moments)::
 
     m_t   = beta m_{t-1} + (1 - beta) g_t,        v_t = beta v_{t-1} + (1 - beta) g_t^2
@@ -15,15 +15,15 @@ rho_t equals (1 - beta)(1 + beta^t) / ((1 + beta)(1 - beta^t)); rho_1 = 1 is cap
 
 Symbols -> hyperparameters: alpha -> ``learning_rate``, beta -> ``beta``. No eps and no
 weight decay, as in the official code. Defaults: lr = 1e-2 (the official code has no default;
-pytorch-optimizer uses 1e-2, seed 003 used 0.1), beta = 0.9.
+pytorch-optimizer uses 1e-2, Zhang, Niwa, Kleijn (arXiv:2203.13273) used 0.1), beta = 0.9.
 
 Under a constant gradient m_hat^2 = v_hat, so s = 0, f = 1 and M-SVAG is plain gradient
 descent x_t = x_0 - t lr c. The step scales with the gradient: M-SVAG is not invariant to
 rescaling f. pytorch-optimizer's MSVAG equals this file.
 
-Departures: none from lballes/msvag. The copy used in seed 003's experiments (from the
-AdaBelief repository) is a faulty port (v-EMA with beta1 but corrected with beta2, no rho cap,
-no clip, coupled L2) and is not reproduced.
+Departures: none from lballes/msvag. The copy used in Zhang, Niwa, Kleijn's (arXiv:2203.13273)
+experiments (from the AdaBelief repository) is a faulty port (v-EMA with beta1 but corrected with
+beta2, no rho cap, no clip, coupled L2) and is not reproduced.
 """
 
 from __future__ import annotations

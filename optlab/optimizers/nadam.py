@@ -1,6 +1,6 @@
 """NAdam: Adam with Nesterov momentum (Dozat, ICLR 2016 workshop, Algorithm 2).
 
-"Incorporating Nesterov Momentum into Adam". Two forms (optimizers.md section 3.14), with
+"Incorporating Nesterov Momentum into Adam". Two forms (docs/optimizers.md#nadam), with
 m_t = b1 m_{t-1} + (1 - b1) g_t, v_t = b2 v_{t-1} + (1 - b2) g_t^2, g_t including ``l2 x``,
 D_t = sqrt(v_t / bc2) + eps, bc1 = 1 - b1^t, bc2 = 1 - b2^t:
 
@@ -23,7 +23,7 @@ Defaults: lr = 2e-3 (torch's default and Dozat's/Keras's original), (0.9, 0.999)
 eps = 1e-8, momentum_decay = 4e-3.
 
 Departures: Dozat's Algorithm 2 multiplies v_hat by an extra b2 (and uses the mu-schedule);
-optax, Keras and torch drop the extra b2, and so does optlab (section 7 row 16).
+optax, Keras and torch drop the extra b2, and so does optlab (docs/optimizers.md#choices).
 """
 
 from __future__ import annotations

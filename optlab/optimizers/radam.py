@@ -1,7 +1,7 @@
 """RAdam: Adam with the variance of the adaptive step rectified (Liu et al., ICLR 2020).
 
 "On the Variance of the Adaptive Learning Rate and Beyond", Algorithm 2; implemented as the
-official code LiyuanLucasLiu/RAdam (``radam/radam.py``, optimizers.md section 3.12).
+official code LiyuanLucasLiu/RAdam (``radam/radam.py``, docs/optimizers.md#radam).
 Update, t = 1, 2, ...::
 
     m_t   = b1 m_{t-1} + (1 - b1) g_t,      v_t = b2 v_{t-1} + (1 - b2) g_t^2

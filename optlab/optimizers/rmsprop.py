@@ -16,7 +16,7 @@ Symbols -> hyperparameters: lr -> ``learning_rate``, alpha (torch) / decay (opta
 Static: ``centered`` (Graves 2013; torch and optax), ``eps_in_sqrt`` (optax's default),
 ``bias_correction`` (optax option; off in torch).
 
-Defaults are torch's (optimizers.md section 7 row 17): lr = 1e-2, decay = 0.99, eps = 1e-8
+Defaults are torch's (docs/optimizers.md#choices): lr = 1e-2, decay = 0.99, eps = 1e-8
 outside the root, momentum = 0, no bias correction. ``optax.rmsprop`` defaults differ
 (decay = 0.9, eps inside the root); ``optax.rmsprop(lr, decay, eps, eps_in_sqrt=False,
 centered=..., momentum=..., bias_correction=...)`` equals this file at the same settings

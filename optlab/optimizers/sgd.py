@@ -3,7 +3,7 @@
 Update: x_t = x_{t-1} - lr * g_t (g_t = grad f(x_{t-1}) + l2 * x_{t-1}).
 Symbols -> hyperparameters: eta -> ``learning_rate``, lambda -> ``l2`` (coupled decay, as
 ``torch.optim.SGD(weight_decay=...)``).
-Reference: Robbins & Monro (1951); optimizers.md section 3.1. Departures: none.
+Reference: Robbins & Monro (1951); docs/optimizers.md#sgd. Departures: none.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from optlab.optimizers._common import init_count, l2_coupled, step_from
 from optlab.optimizers._entry import OptimizerEntry
 from optlab.types import Optimizer
 
-REFERENCE = "Robbins & Monro (1951); optimizers.md 3.1"
+REFERENCE = "Robbins & Monro (1951); docs/optimizers.md#sgd"
 
 
 class Hyper(NamedTuple):

@@ -8,9 +8,9 @@ Update, t = 1, 2, ...::
 Symbols -> hyperparameters: delta (step) -> ``learning_rate``. Default lr = 1e-3.
 Equals ``optax.sign_sgd(lr)`` and pytorch-optimizer's ``SignSGD(momentum=0)``. signSGD is
 Adam with b1 = b2 = 0 and eps = 0, hence invariant to rescaling f. A coordinate with g = 0
-does not move (sgn(0) = 0, optimizers.md section 7 row 26).
+does not move (sgn(0) = 0, docs/optimizers.md#choices).
 
-Departures: none. No weight decay (optimizers.md section 3). Signum (the momentum
+Departures: none. No weight decay (docs/optimizers.md#baselines). Signum (the momentum
 variant, optax ``signum``) is not part of this file.
 """
 

@@ -14,13 +14,13 @@ Symbols -> hyperparameters: eta -> ``learning_rate``, beta1/beta2 -> ``b1``/``b2
 epsilon -> ``eps``, the initial accumulator -> ``initial_accumulator_value``, ``l2``
 (coupled decay, the torch-optimizer/pytorch-optimizer ``weight_decouple=False`` form).
 
-Defaults (optimizers.md section 3.10): lr = 1e-2, (0.9, 0.999), eps = 1e-3, both moments
+Defaults (docs/optimizers.md#yogi): lr = 1e-2, (0.9, 0.999), eps = 1e-3, both moments
 started at 1e-6. Equals ``optax.yogi`` (and torch-optimizer's and pytorch-optimizer's Yogi).
 
-Departures: optlab follows the three libraries and the seed-003 experiment copy rather than
-the bare algorithm box (optimizers.md section 7 row 19): both moments start at 1e-6 and both
-are bias-corrected although the EMAs do not start at zero. Because of that 1e-6, Yogi is not
-invariant to rescaling f even with eps = 0. eps = 0 with v = 0 (then m = 0) gives d = 0.
+Departures: optlab follows the three libraries and the Zhang, Niwa, Kleijn (arXiv:2203.13273)
+experiment copy rather than the bare algorithm box (docs/optimizers.md#choices): both moments start
+at 1e-6 and both are bias-corrected although the EMAs do not start at zero. Because of that 1e-6,
+Yogi is not invariant to rescaling f even with eps = 0. eps = 0 with v = 0 (then m = 0) gives d = 0.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Convergence curves: a metric against the step on a log axis, one line per label.
 
-With several seeds a label is drawn as its median with a labelled 25-75 % band.
+With several seeds a label is drawn as its median with a 25-75 % band (one line when the
+seeds agree: a deterministic problem). Many labels share one colour per optimizer.
 """
 
 from __future__ import annotations
@@ -41,23 +42,25 @@ def figures_for(trace: pd.DataFrame, metrics, log_log: bool = False) -> dict:
 def convergence(
     trace: pd.DataFrame, metric: str = "grad_norm", title: str | None = None, log_x: bool = False
 ):
+    """One curve per label; with many labels (more than MAX_LEGEND) one colour and one
+    legend entry per optimizer. The legend sits outside the axes, never over the curves."""
     labels = list(dict.fromkeys(trace["label"]))
     fig, ax = new_figure()
-    for color, label in zip(colors(len(labels)), labels, strict=True):
+    grouped = len(labels) > MAX_LEGEND and "optimizer" in trace.columns
+    keys = list(dict.fromkeys(trace["optimizer"])) if grouped else labels
+    color_of = dict(zip(keys, colors(len(keys)), strict=True))
+    named: set[str] = set()
+    for label in labels:
         df = trace[trace["label"] == label]
-        table = df.pivot(index="step", columns="run_id", values=metric)
-        steps = table.index.to_numpy()
-        values = table.to_numpy(dtype=float)
-        if values.shape[1] == 1:
-            ax.plot(steps, values[:, 0], color=color, lw=1.4, label=label)
-            continue
-        with warnings.catch_warnings():  # all-NaN steps (every seed diverged) stay NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(values, axis=1)
-            lo, hi = np.nanpercentile(values, [25, 75], axis=1)
-        n = values.shape[1]
-        ax.plot(steps, med, color=color, lw=1.4, label=f"{label} (median of {n} seeds)")
-        ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0, label=f"{label} 25-75 %")
+        key = df["optimizer"].iloc[0] if grouped else label
+        legend = None
+        if key not in named:
+            named.add(key)
+            n_labels = (
+                int(trace.loc[trace["optimizer"] == key, "label"].nunique()) if grouped else 1
+            )
+            legend = f"{key} ({n_labels} configurations)" if grouped else label
+        _draw_label(ax, df, metric, color_of[key], legend, band_label=not grouped)
     finite = trace[metric].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     if finite.size and finite.min() >= 0 and finite.max() > 0:
@@ -68,12 +71,37 @@ def convergence(
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     problem = trace["problem"].iloc[0] if len(trace) else ""
     heading = title or f"{problem}: {METRIC_NAMES.get(metric, metric)}"
-    if len(labels) <= MAX_LEGEND:
-        ax.legend(fontsize=8)
+    if len(named) <= MAX_LEGEND:
+        if len(named) > 4:  # beside the axes: a long legend never hides a curve
+            fig.legend(loc="outside right upper", fontsize=7)
+        else:
+            ax.legend(fontsize=8)
     else:
         heading += f" ({len(labels)} configurations)"
     ax.set_title(heading, fontsize=10)
     return fig
+
+
+def _draw_label(ax, df, metric, color, legend, band_label: bool) -> None:
+    """A label's seeds: one line when there is one seed or every seed gave the same
+    values (a deterministic problem: no band over identical runs), else the median with
+    its 25-75 % band."""
+    table = df.pivot(index="step", columns="run_id", values=metric)
+    steps = table.index.to_numpy()
+    values = table.to_numpy(dtype=float)
+    n = values.shape[1]
+    same = all(np.array_equal(values[:, 0], values[:, j], equal_nan=True) for j in range(n))
+    if same:
+        ax.plot(steps, values[:, 0], color=color, lw=1.4, label=legend)
+        return
+    with warnings.catch_warnings():  # all-NaN steps (every seed diverged) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(values, axis=1)
+        lo, hi = np.nanpercentile(values, [25, 75], axis=1)
+    if legend is not None and band_label:
+        legend = f"{legend} (median, 25-75 % of {n} seeds)"
+    ax.plot(steps, med, color=color, lw=1.4, label=legend)
+    ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
 
 
 def suite_grid(traces: dict, metric: str = "grad_norm", title: str = "", ncols: int = 5):
