@@ -15,7 +15,7 @@ from rich.table import Table
 
 from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, guarded, out, print_json, with_progress
-from optlab.cli._options import Dtype, Json, Out, Overwrite
+from optlab.cli._options import Dtype, Json, LogEvery, Out, Overwrite, RootSeed
 from optlab.cli._plugins import accepts_plugins, plugin_sources
 from optlab.errors import UsageError
 from optlab.labels import parse_values
@@ -94,8 +94,8 @@ def profile(
     tolerances: Annotated[
         str, typer.Option(help="Tolerances of the performance and data profiles.")
     ] = "1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7",
-    log_every: Annotated[int | None, typer.Option(help="Record every N steps.")] = None,
-    root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,
+    log_every: LogEvery = None,
+    root_seed: RootSeed = 0,
     out_dir: Out = None,
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",

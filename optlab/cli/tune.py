@@ -15,7 +15,7 @@ from rich.table import Table
 
 from optlab.cli._config import configurable, resolved_options
 from optlab.cli._console import err, fmt, guarded, out, print_json, with_progress
-from optlab.cli._options import Dtype, Json, Out, Overwrite
+from optlab.cli._options import Dtype, Json, LogEvery, Out, Overwrite, RootSeed
 from optlab.cli._plugins import accepts_plugins, plugin_sources
 
 HELP = """Tune every optimizer with the same budget of configurations from a declared space.
@@ -95,8 +95,8 @@ def tune(
     schedule: Annotated[
         str, typer.Option(help="constant or inv_sqrt (lr/sqrt(t)), the same for every optimizer.")
     ] = "constant",
-    log_every: Annotated[int | None, typer.Option(help="Record every N steps.")] = None,
-    root_seed: Annotated[int, typer.Option(help="Root of the random keys.")] = 0,
+    log_every: LogEvery = None,
+    root_seed: RootSeed = 0,
     out_dir: Out = None,
     overwrite: Overwrite = False,
     dtype: Dtype = "float64",
