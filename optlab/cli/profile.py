@@ -127,11 +127,12 @@ def profile(
     name = suite or "results"
     folder = Path(out_dir) if out_dir else outputs.default_out_dir("profile", name)
     outputs.check_out_dir(folder, overwrite)
-    call = partial(compare.run_profile, config)
-    result = with_progress(call, "profiling", err.is_terminal and not json_out and bool(suite))
-    result.manifest["cli"] = resolved_options()
-    result.manifest["plugins"] = plugin_sources()
-    paths = [str(p) for p in save(result, folder)]
+    with outputs.held(folder):  # held until the results are written
+        call = partial(compare.run_profile, config)
+        result = with_progress(call, "profiling", err.is_terminal and not json_out and bool(suite))
+        result.manifest["cli"] = resolved_options()
+        result.manifest["plugins"] = plugin_sources()
+        paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "caption": result.caption})
         return

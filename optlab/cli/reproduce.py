@@ -109,18 +109,19 @@ def reproduce(
         raise UsageError("--update-gallery takes the full protocols only (drop --quick)")
     folder = Path(out_dir) if out_dir else outputs.default_out_dir("reproduce", "claims")
     outputs.check_out_dir(folder, overwrite)
-    results = with_progress(
-        lambda progress=None: rp.reproduce(claims, quick, progress),
-        "reproducing",
-        err.is_terminal and not json_out,
-    )
-    from optlab.reproduce.save import save_results
-    from optlab.reproduce.save import update_gallery as save_gallery
+    with outputs.held(folder):  # held until the results are written
+        results = with_progress(
+            lambda progress=None: rp.reproduce(claims, quick, progress),
+            "reproducing",
+            err.is_terminal and not json_out,
+        )
+        from optlab.reproduce.save import save_results
+        from optlab.reproduce.save import update_gallery as save_gallery
 
-    command = shlex.join(["optlab", *sys.argv[1:]])
-    paths = save_results(results, folder, command)
-    if update_gallery:
-        paths += save_gallery(results)
+        command = shlex.join(["optlab", *sys.argv[1:]])
+        paths = save_results(results, folder, command)
+        if update_gallery:
+            paths += save_gallery(results)
     frame = rp.verdict_frame(results)
     if json_out:
         print_json(

@@ -19,6 +19,7 @@ from optlab.cli._options import HpList, Json, Out, Overwrite, Values, hyper_valu
 from optlab.cli._plugins import PluginFiles, plugin_paths
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
+from optlab.io import outputs
 from optlab.io.outputs import check_out_dir
 from optlab.labels import parse_number
 
@@ -252,10 +253,11 @@ def stability(
 
     out_path = api_stability.output_dir(config)
     check_out_dir(out_path, overwrite)  # before any work: a taken folder is exit 2
-    result = with_progress(
-        partial(api_stability.stability, config), "analysing", err.is_terminal and not json_out
-    )
-    paths = [str(p) for p in result.save(out_path)]
+    with outputs.held(out_path):  # held until the results are written
+        result = with_progress(
+            partial(api_stability.stability, config), "analysing", err.is_terminal and not json_out
+        )
+        paths = [str(p) for p in result.save(out_path)]
     if json_out:
         print_json({"out_dir": str(out_path), "paths": paths, "summary": result.summary})
         return

@@ -127,10 +127,13 @@ def tune(
     _, name, _, _ = lib.prepare(config)  # every check before any work
     folder = Path(out_dir) if out_dir else outputs.default_out_dir("tune", name)
     outputs.check_out_dir(folder, overwrite)
-    result = with_progress(partial(lib.tune, config), "tuning", err.is_terminal and not json_out)
-    result.manifest["cli"] = resolved_options()
-    result.manifest["plugins"] = plugin_sources()
-    paths = [str(p) for p in save(result, folder)]
+    with outputs.held(folder):  # held until the results are written
+        result = with_progress(
+            partial(lib.tune, config), "tuning", err.is_terminal and not json_out
+        )
+        result.manifest["cli"] = resolved_options()
+        result.manifest["plugins"] = plugin_sources()
+        paths = [str(p) for p in save(result, folder)]
     if json_out:
         print_json({"out_dir": str(folder), "paths": paths, "best": result.best.to_dict("records")})
         return

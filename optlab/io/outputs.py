@@ -11,6 +11,7 @@ Library calls compute and return; only a result's ``save()`` (which the CLI call
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import json
@@ -161,6 +162,24 @@ class FolderLock:
     def __exit__(self, *exc):
         self.release()
         return False
+
+
+@contextlib.contextmanager
+def held(out_dir: Path):
+    """The folder's lock for the length of the block (a second run into it is exit 2 at
+    once), with what killed runs left beside it removed; folders made only to hold the lock
+    are removed again when they are still empty."""
+    out_dir = Path(os.path.abspath(out_dir))
+    made = [p for p in (out_dir.parent, *out_dir.parent.parents) if not p.exists()]
+    lock = FolderLock(out_dir).acquire()
+    try:
+        clean_leftovers(out_dir)
+        yield lock
+    finally:
+        lock.release()
+        for folder in made:  # deepest first; a folder holding the results is not empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def leftovers(out_dir: Path) -> list[Path]:
