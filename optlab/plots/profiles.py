@@ -67,15 +67,7 @@ def data_figure(data: pd.DataFrame, caption: str = "") -> Figure:
     tolerances = sorted(data["tolerance"].unique(), reverse=True)
     solvers = list(dict.fromkeys(data["solver"]))
     fig, axes = _panels(len(tolerances))
-    for ax, tol in zip(axes, tolerances, strict=True):
-        for color, name in zip(colors(len(solvers)), solvers, strict=True):
-            c = data[(data["tolerance"] == tol) & (data["solver"] == name)].sort_values("steps")
-            x = c["steps"].to_numpy()
-            _steps(ax, x, c["fraction"].to_numpy(), color, name, x[-1])
-        ax.set_xscale("symlog", linthresh=1)
-        ax.set_title(f"tolerance {tol:.0e}", fontsize=9)
-        ax.set_xlabel("steps (gradients)", fontsize=8)
-        ax.set_ylabel("fraction of problems", fontsize=8)
+    _step_panels(axes, data, "tolerance", tolerances, solvers, "tolerance {:.0e}", "problems")
     return _finish(fig, axes, solvers, caption, "Data profiles (Moré & Wild)")
 
 
@@ -83,13 +75,18 @@ def ecdf_figure(ecdf: pd.DataFrame, caption: str = "") -> Figure:
     dims = sorted(ecdf["dim"].unique())
     solvers = list(dict.fromkeys(ecdf["solver"]))
     fig, axes = _panels(len(dims), ncols=3)
-    for ax, dim in zip(axes, dims, strict=True):
+    _step_panels(axes, ecdf, "dim", dims, solvers, "n = {}", "(problem, seed, target)")
+    return _finish(fig, axes, solvers, caption, "Runtime ECDF over 51 targets (COCO style)")
+
+
+def _step_panels(axes, frame, key, values, solvers, title, counted) -> None:
+    """One panel per value of ``key``: each solver's fraction against steps (log x)."""
+    for ax, value in zip(axes, values, strict=True):
         for color, name in zip(colors(len(solvers)), solvers, strict=True):
-            c = ecdf[(ecdf["dim"] == dim) & (ecdf["solver"] == name)].sort_values("steps")
+            c = frame[(frame[key] == value) & (frame["solver"] == name)].sort_values("steps")
             x = c["steps"].to_numpy()
             _steps(ax, x, c["fraction"].to_numpy(), color, name, x[-1])
         ax.set_xscale("symlog", linthresh=1)
-        ax.set_title(f"n = {dim}", fontsize=9)
+        ax.set_title(title.format(value), fontsize=9)
         ax.set_xlabel("steps (gradients)", fontsize=8)
-        ax.set_ylabel("fraction of (problem, seed, target)", fontsize=8)
-    return _finish(fig, axes, solvers, caption, "Runtime ECDF over 51 targets (COCO style)")
+        ax.set_ylabel(f"fraction of {counted}", fontsize=8)
