@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab._jax import jax, jnp, x64_enabled
-from optlab.metrics import all_finite, flatten, is_pytree, make_metrics
+from optlab.metrics import flatten, is_pytree, make_metrics
 from optlab.types import Optimizer, Trace
 
 lax = jax.lax
@@ -42,14 +42,32 @@ SCHEDULES = ("constant", "inv_sqrt")
 CALL_SECONDS = 0.5  # a compiled call's target length: progress and Ctrl-C between calls
 RATE_GUESS = 2e8  # coordinate-updates per second, until a call of this sweep is timed
 GROWTH = 16  # a call may grow to GROWTH x its first guess when the machine is faster
+SHARED_ROWS, MAX_SHARED_ROWS = 4096, 1024  # see buffer_rows
 
 
 class Carry(NamedTuple):
     x: object
     state: object
     t: object  # int32: steps taken
-    div: object  # int32: first non-finite step, -1 if none
+    div: object  # int32: first non-finite step, -1 if none (as of the last record)
+    div_x: object  # int32 per coordinate, like x: the first step it was not finite, or -1
     acc: dict  # running sums: regret (online problems), S1, S2, ... (diagnostics)
+
+
+def _batched(fn: Callable, seed_axes: tuple, grid_axes: tuple):
+    """``fn`` over [grid, seed, ...]: vmap over seeds inside vmap over the grid; the axes
+    say per argument whether it has that axis (0) or not (None)."""
+    return jax.vmap(jax.vmap(fn, in_axes=seed_axes), in_axes=grid_axes)
+
+
+def _earliest(div, div_x):
+    """The first non-finite step of a run: the earlier of ``div`` and every coordinate's
+    first non-finite step (-1 where none)."""
+    never = jnp.iinfo(jnp.int32).max
+    first = jnp.asarray(jnp.where(div >= 0, div, never))
+    for leaf in jax.tree_util.tree_leaves(div_x):
+        first = jnp.minimum(first, jnp.min(jnp.where(leaf >= 0, leaf, never), initial=never))
+    return jnp.where(first < never, first, -1).astype(jnp.int32)
 
 
 class Record(NamedTuple):
@@ -113,8 +131,7 @@ class Sweep:
         leaves = jax.tree_util.tree_leaves(problem.x0) if is_pytree(problem.x0) else []
         self.leaf_sizes = [int(np.size(v)) for v in leaves] if len(leaves) > 1 else []
         self.dtype = jnp.dtype(dtype)
-        self.n_full, self.rem = divmod(steps, log_every)
-        self.n_blocks = self.n_full + (1 if self.rem else 0)
+        self.n_blocks = -(-steps // log_every)  # the last may be shorter
         self.blocks_per_call = blocks_per_call  # None: chosen from the size of the run
         self.devices = devices if devices is not None else jax.devices()
         self._compiled: dict[bool, tuple] = {}  # this sweep's jitted programs, per layout
@@ -133,7 +150,8 @@ class Sweep:
     def _record(self, c: Carry):
         loss, gap, gn, dist = make_metrics(self.problem)(c.x)
         bad = ~(jnp.isfinite(loss) & jnp.isfinite(gn))
-        div = jnp.where((c.div < 0) & bad, c.t, c.div)
+        div = _earliest(c.div, c.div_x)
+        div = jnp.where((div < 0) & bad, c.t, div)
         dead = div >= 0
         nan = jnp.full((), jnp.nan, loss.dtype)
         extras = {}
@@ -194,7 +212,8 @@ class Sweep:
     def _init_one(self, h, skey):
         x0 = self._x0(skey)
         state = self.opt.init(x0, self._hyper(h))
-        c = Carry(x0, state, jnp.int32(0), jnp.int32(-1), self._init_acc(x0))
+        never = jax.tree_util.tree_map(lambda v: jnp.full(jnp.shape(v), -1, jnp.int32), x0)
+        c = Carry(x0, state, jnp.int32(0), jnp.int32(-1), never, self._init_acc(x0))
         return self._record(c)
 
     def _step(self, c: Carry, h, skey) -> Carry:
@@ -209,65 +228,61 @@ class Sweep:
             h = h._replace(learning_rate=h.learning_rate / jnp.sqrt(t.astype(c.x.dtype)))
         x, state = self.opt.step(c.x, g, c.state, h)
         x = p.project(x)
-        div = jnp.where((c.div < 0) & ~all_finite(x), t, c.div)
+        # per coordinate, so the check fuses into the update (a reduction over x every step
+        # cost a sixth of a sweep); the records take the earliest, the same step exactly
+        div_x = jax.tree_util.tree_map(
+            lambda d, v: jnp.where((d < 0) & ~jnp.isfinite(v), t, d), c.div_x, x
+        )
         acc = self._accumulate(c.acc, c.x, g, state, h, batch, f_t) if c.acc else c.acc
-        return Carry(x, state, t, div, acc)
+        return Carry(x, state, t, c.div, div_x, acc)
 
-    def _block(self, c: Carry, h, skey, length: int) -> Carry:
-        def body(c, _):
-            return self._step(c, h, skey), None
+    def _chunk(self, c: Carry, h, skey, first_block, count, span, per_call: int):
+        """Blocks ``first_block`` .. ``first_block + count - 1`` of every run of the piece
+        (``count`` <= ``per_call``, a traced number, so calls sized by time share one
+        program) and their records in a buffer of ``per_call`` rows per run; rows past
+        ``count`` are left NaN and dropped.
 
-        return lax.scan(body, c, None, length=length)[0]
-
-    def _chunk_one(self, c: Carry, h, skey, first_block, count, per_call: int):
-        """Blocks ``first_block`` .. ``first_block + count - 1`` (``count`` <= ``per_call``,
-        a traced number, so calls sized by time share one program) and their records in a
-        buffer of ``per_call`` rows; rows past ``count`` are left NaN and dropped."""
+        ``span = (steps, log_every)`` is traced too: block b takes
+        ``min(log_every, steps - b log_every)`` steps in one loop, so the step is compiled
+        once (not once per block length) and one program serves every horizon. The loops
+        run over the batched state (vmap is applied to the step and the record, not to the
+        loops), which keeps tracing to one pass over each."""
         self.traces += 1
-        h = self._hyper(h)
-        branches = [lambda c: self._block(c, h, skey, self.log_every)]
-        if self.rem:
-            branches.append(lambda c: self._block(c, h, skey, self.rem))
-        branches.append(lambda c: c)  # never taken (count stops at the last block), but the
-        idle = len(branches) - 1  # switch keeps XLA's fusion, hence every bit, as it was
-        shape = jax.eval_shape(lambda c: self._record(c)[1], c)
+        # carry [G, S], hyperparameters [G], seed keys [S]
+        step = _batched(
+            lambda c, h, k: self._step(c, self._hyper(h), k), (0, None, 0), (0, 0, None)
+        )
+        record = _batched(self._record, (0,), (0,))
+        steps, log_every = span
+        shape = jax.eval_shape(lambda c: record(c)[1], c)
         buf = jax.tree_util.tree_map(
-            lambda s: jnp.full((per_call, *s.shape), jnp.nan, s.dtype), shape
+            lambda s: jnp.full((*s.shape[:2], per_call, *s.shape[2:]), jnp.nan, s.dtype), shape
         )
 
         def body(i, state):
             c, buf = state
-            b = first_block + i
-            which = jnp.where(b < self.n_full, 0, jnp.where(b < self.n_blocks, 1, idle))
-            c = lax.switch(jnp.minimum(which, idle), branches, c)
-            c, rec = self._record(c)
-            buf = jax.tree_util.tree_map(lambda b, r: b.at[i].set(r), buf, rec)
+            length = jnp.clip(steps - (first_block + i) * log_every, 0, log_every)
+            c = lax.fori_loop(0, length, lambda _, c: step(c, h, skey), c)
+            c, rec = record(c)
+            buf = jax.tree_util.tree_map(lambda b, r: b.at[:, :, i].set(r), buf, rec)
             return c, buf
 
         return lax.fori_loop(0, count, body, (c, buf))
-
-    def _batched(self, fn: Callable, n_args: int):
-        """vmap over seeds inside vmap over the grid; trailing args are unbatched."""
-        if n_args == 2:  # (hyper[G], skeys[S])
-            inner = jax.vmap(fn, in_axes=(None, 0))
-            return jax.vmap(inner, in_axes=(0, None))
-        inner = jax.vmap(fn, in_axes=(0, None, 0, None, None))  # (carry[S], h, skey[S], ...)
-        return jax.vmap(inner, in_axes=(0, 0, None, None, None))
 
     def _functions(self, sharded: bool, per_call: int):
         """(init, chunk) jitted; when sharded, the grid axis is split over the devices
         with the same layout in and out, so chunk calls never retrace."""
         key = (sharded, per_call)
         if key not in self._compiled:
-            init = self._batched(self._init_one, n_args=2)
-            chunk = self._batched(partial(self._chunk_one, per_call=per_call), n_args=3)
+            init = _batched(self._init_one, (None, 0), (0, None))  # hyper [G], keys [S]
+            chunk = partial(self._chunk, per_call=per_call)
             if sharded:
                 mesh = jax.sharding.Mesh(np.asarray(self.devices), ("g",))
                 grid = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("g"))
                 rep = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
                 init_fn = jax.jit(init, in_shardings=(grid, rep), out_shardings=grid)
                 chunk_fn = jax.jit(
-                    chunk, in_shardings=(grid, grid, rep, rep, rep), out_shardings=grid
+                    chunk, in_shardings=(grid, grid, rep, rep, rep, rep), out_shardings=grid
                 )
             else:
                 init_fn, chunk_fn = jax.jit(init), jax.jit(chunk)
@@ -311,7 +326,7 @@ class Sweep:
         n_pieces = math.ceil(n_grid / size)
         calls = _CallSizer(self, size * len(seeds), progress, n_pieces)
         out = _Records(n_grid, self.n_blocks + 1)
-        divs = []
+        divs, span = [], (np.int32(self.steps), np.int32(self.log_every))
         for k in range(n_pieces):
             idx = np.minimum(np.arange(k * size, (k + 1) * size), n_grid - 1)  # pad: repeat
             h = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper)
@@ -323,7 +338,7 @@ class Sweep:
             first = 0
             while first < self.n_blocks:
                 count = calls.next_count(self.n_blocks - first)
-                carry, rec = chunk_fn(carry, h, skeys, np.int32(first), np.int32(count))
+                carry, rec = chunk_fn(carry, h, skeys, np.int32(first), np.int32(count), span)
                 # waits for the call before this one: Ctrl-C is raised here
                 calls.dispatched(partial(out.put, rec, rows, first + 1, count), count)
                 first += count
@@ -391,6 +406,16 @@ def _root_key(root_seed: int):
     return jax.random.PRNGKey(root_seed)
 
 
+def buffer_rows(needed: int, runs: int) -> int:
+    """Rows of a call's record buffer (a static size: each size is its own program): a
+    power of two >= ``needed``, and at least SHARED_ROWS records over the piece's ``runs``
+    (up to MAX_SHARED_ROWS per run), so short runs of different lengths share a program
+    (and the compilation cache) for the price of a small buffer."""
+    rows = 1 << (needed - 1).bit_length()
+    floor = 1 << max(0, (SHARED_ROWS // runs).bit_length() - 1)
+    return max(rows, min(floor, MAX_SHARED_ROWS))
+
+
 class _CallSizer:
     """Blocks per call, sized by time: a first guess from the work per block at RATE_GUESS,
     then rescaled from each timed call towards CALL_SECONDS. The compiled buffer
@@ -406,7 +431,7 @@ class _CallSizer:
             per_block = configs * max(1, sweep.problem.dim) * min(sweep.log_every, sweep.steps)
             guess = math.ceil(RATE_GUESS * CALL_SECONDS / max(1, per_block))
             self.count = max(1, min(guess, n_blocks))
-            self.per_call = max(1, min(GROWTH * self.count, n_blocks))
+            self.per_call = buffer_rows(max(1, min(GROWTH * self.count, n_blocks)), configs)
         self.adaptive = not sweep.blocks_per_call
         self.total, self.finished = n_pieces * n_blocks, 0
         self._t, self._traces = time.perf_counter(), sweep.traces
