@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from optlab.plots.style import MAX_LEGEND, colors, new_figure
+from optlab.plots.style import MAX_LEGEND, colors, log_scale, new_figure
 
 METRIC_NAMES = {
     "grad_norm": r"$\|\nabla f(x_t)\|_2$",
@@ -64,9 +64,9 @@ def convergence(
     finite = trace[metric].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     if finite.size and finite.min() >= 0 and finite.max() > 0:
-        ax.set_yscale("log")  # zeros (an exact minimiser) are not drawn on a log axis
+        log_scale(ax, "y")  # zeros (an exact minimiser) are not drawn on a log axis
     if log_x:
-        ax.set_xscale("log")
+        log_scale(ax, "x")
     ax.set_xlabel("step t")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     problem = trace["problem"].iloc[0] if len(trace) else ""
@@ -119,7 +119,7 @@ def suite_grid(traces: dict, metric: str = "grad_norm", title: str = "", ncols: 
         for color, label in zip(colors(len(labels)), labels, strict=True):
             df = trace[(trace["label"] == label) & (trace["seed"] == trace["seed"].min())]
             ax.plot(df["step"], df[metric], color=color, lw=1.1, label=label)
-        ax.set_yscale("log")
+        log_scale(ax, "y")
         ax.set_title(name, fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=7)

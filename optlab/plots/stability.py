@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optlab.plots.style import new_figure
+from optlab.plots.style import log_scale, new_figure
 
 CLASS_COLORS = {
     "decays": "#2b8a3e",
@@ -176,9 +176,9 @@ def _frame(ax, x, y, x_axis, y_axis, ctx) -> None:
     domains, symbols = ctx.get("domains") or {}, ctx.get("symbols")
     xlog, ylog = _is_log(x, domains.get(x_axis)), _is_log(y, domains.get(y_axis))
     if xlog:
-        ax.set_xscale("log")
+        log_scale(ax, "x")
     if ylog:
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     xe, ye = _edges(x, xlog, domains.get(x_axis)), _edges(y, ylog, domains.get(y_axis))
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
@@ -293,11 +293,11 @@ def eigenvalue_moduli(table, eigen, axis, title="", **ctx):
         if values.min() <= xc <= values.max():  # listed only where it is drawn
             ax.axvline(xc, color="black", lw=1, ls="--", label=f"exact boundary {xc:.4g}")
     if _is_log(values, (ctx.get("domains") or {}).get(axis)):
-        ax.set_xscale("log")
+        log_scale(ax, "x")
     if values.min() < values.max():  # limits from the grid, so an empty plot still has them
         ax.set_xlim(values.min(), values.max())
     if len(ad) and (ad["modulus"] > 0).all():
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     if not len(ad) and not len(th):
         ax.text(
             0.5,
@@ -334,8 +334,8 @@ def sim_strip(table, axis, title="", **ctx):
                 label=cls,
             )
     if _is_log(table[f"hp_{axis}"], (ctx.get("domains") or {}).get(axis)):
-        ax.set_xscale("log")
-    ax.set_yscale("log")
+        log_scale(ax, "x")
+    log_scale(ax, "y")
     ax.set_xlabel(_label(axis, ctx.get("symbols")))
     ax.set_ylabel(r"final $|x_T - x_f|$")
     ax.set_title(f"simulated iteration from x* + delta\n{title}", fontsize=9)

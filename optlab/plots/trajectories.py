@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 
-from optlab.plots.style import MAX_LEGEND, colors, new_figure
+from optlab.plots.style import MAX_LEGEND, colors, log_scale, new_figure
 
 
 def _paths(trace: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
@@ -80,7 +80,7 @@ def _loss_panel(ax, trace: pd.DataFrame, paths) -> None:
         positive &= bool(np.all(values[np.isfinite(values)] > 0))
         ax.plot(one["step"], values, color=color, lw=1.2)
     if positive:
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     ax.set_xlabel("step t")
     ax.set_ylabel("$f(x_t) - f^*$" if metric == "gap" else "$f(x_t)$")
     ax.grid(True, alpha=0.3)

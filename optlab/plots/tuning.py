@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from optlab.plots.captions import add_caption
-from optlab.plots.style import colors
+from optlab.plots.style import colors, log_scale
 
 CAP = 1e100  # larger differences are drawn at the cap: a log axis cannot span 1e-300..1e300
 
@@ -41,8 +41,8 @@ def _panel(ax, df: pd.DataFrame, names: list[str], palette) -> None:
             cy = np.clip(chosen["objective"].to_numpy(float) - low, floor, CAP)
             ax.plot(chosen["hp_learning_rate"], cy, "*", color=color, ms=11, mec="k", mew=0.6)
         diverged.append((lr[~ok], color))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_scale(ax, "x")
+    log_scale(ax, "y")
     for lr, color in diverged:  # along the top edge (x in data, y in axes units): no value
         ax.plot(
             lr, np.full(lr.size, 0.97), "x", color=color, ms=5, transform=ax.get_xaxis_transform()

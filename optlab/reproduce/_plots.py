@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from optlab.plots.style import log_scale
+
 
 def figure(n_panels: int, title: str, cols: int | None = None, size: float = 3.6):
     from matplotlib.figure import Figure
@@ -30,7 +32,7 @@ def median_curves(ax, trace, column: str, *, logx=False, logy=False, labels=None
     if logx:
         ax.set_xscale("symlog", linthresh=1)
     if logy:
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     ax.set_xlabel("step")
     ax.set_ylabel(column)
     ax.set_title(title, fontsize=9)

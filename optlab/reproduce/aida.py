@@ -11,6 +11,7 @@ import numpy as np
 
 from optlab.config import RunConfig, StabilityConfig
 from optlab.metrics import steps_column
+from optlab.plots.style import log_scale
 from optlab.reproduce import _plots
 from optlab.reproduce._claim import Claim, Paper, Protocol, Row, at_least, at_most, below, near
 from optlab.reproduce._run import label_of
@@ -256,8 +257,8 @@ def _fig2_draw(results):
         eps = np.geomspace(t["hp_eps"].min(), t["hp_eps"].max(), 50)
         if name == "pq21":
             ax.plot(eps, 3.8 * np.sqrt(eps), "k--", lw=1, label="(25): 38 sqrt(eps)/gamma")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_scale(ax, "x")
+        log_scale(ax, "y")
         ax.set_ylim(t["hp_learning_rate"].min() / 2, t["hp_learning_rate"].max() * 2)
         ax.set_xlabel("eps")
         ax.set_ylabel("eta")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from optlab.config import RunConfig
+from optlab.plots.style import log_scale
 from optlab.reproduce import _plots
 from optlab.reproduce._claim import Claim, Paper, Protocol, Row, at_most, below
 from optlab.reproduce._run import label_of
@@ -121,7 +122,7 @@ def draw(results):
         df = df[df["seed"] == df["seed"].min()]
         for i in k:
             ax.plot(df["step"], df[f"step_size_mean_{i}"], lw=1)
-        ax.set_yscale("log")
+        log_scale(ax, "y")
         ax.set_title(f"{NAMES.get(spec, spec)}: layer means of the step sizes", fontsize=8)
         ax.set_xlabel("step")
     _plots.median_curves(axes[2], results["stepsizes"].trace, "loss", logy=True, title="loss")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from optlab.config import RunConfig
+from optlab.plots.style import log_scale
 from optlab.reproduce import _plots
 from optlab.reproduce._claim import Claim, Paper, Protocol, Row, at_least, at_most, near
 
@@ -179,8 +180,8 @@ def _nqm_draw(results):
             ms=3,
             label=f"{opt} (best b2)" if opt == "adam" else opt,
         )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_scale(ax, "x")
+    log_scale(ax, "y")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("mean final excess loss")
     ax.legend(fontsize=7)
