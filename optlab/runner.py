@@ -135,6 +135,7 @@ class Sweep:
         self.blocks_per_call = blocks_per_call  # None: chosen from the size of the run
         self.devices = devices if devices is not None else jax.devices()
         self._compiled: dict[bool, tuple] = {}  # this sweep's jitted programs, per layout
+        self._draw = None  # random starts: x0 per seed key, jitted on first use
         self.traces = 0  # times the step program was traced (one per compilation)
 
     # ---- one run -------------------------------------------------------------------
@@ -209,12 +210,25 @@ class Sweep:
             acc["step_size"] = flat(d["step_size"])
         return acc
 
-    def _init_one(self, h, skey):
-        x0 = self._x0(skey)
+    def _init_one(self, h, start):
+        """The start of one run and its record. ``start`` is the seed's key, or for a
+        problem with random starts the drawn x0 itself (see :meth:`_starts`)."""
+        x0 = start if self.problem.init is not None else self._x0(start)
         state = self.opt.init(x0, self._hyper(h))
         never = jax.tree_util.tree_map(lambda v: jnp.full(jnp.shape(v), -1, jnp.int32), x0)
         c = Carry(x0, state, jnp.int32(0), jnp.int32(-1), never, self._init_acc(x0))
         return self._record(c)
+
+    def _starts(self, skeys):
+        """What the init program takes per seed: the keys, or for random starts x0 drawn
+        by a program of its own, the same for every optimizer on the problem (so the
+        compilation cache serves it; drawing a network's weights took longer to compile
+        than the rest of an optimizer's start)."""
+        if self.problem.init is None:
+            return skeys
+        if self._draw is None:
+            self._draw = jax.jit(jax.vmap(self._x0))
+        return self._draw(skeys)
 
     def _step(self, c: Carry, h, skey) -> Carry:
         p = self.problem
@@ -274,7 +288,7 @@ class Sweep:
         with the same layout in and out, so chunk calls never retrace."""
         key = (sharded, per_call)
         if key not in self._compiled:
-            init = _batched(self._init_one, (None, 0), (0, None))  # hyper [G], keys [S]
+            init = _batched(self._init_one, (None, 0), (0, None))  # hyper [G], starts [S]
             chunk = partial(self._chunk, per_call=per_call)
             if sharded:
                 mesh = jax.sharding.Mesh(np.asarray(self.devices), ("g",))
@@ -322,6 +336,7 @@ class Sweep:
         n_grid = int(jax.tree_util.tree_leaves(hyper)[0].shape[0])
         seeds = np.asarray(seeds, dtype=np.int64)
         skeys = _seed_keys(seeds.astype(np.uint32), root_seed)
+        starts = self._starts(skeys)
         size = self.piece_size(n_grid, len(seeds))
         n_pieces = math.ceil(n_grid / size)
         calls = _CallSizer(self, size * len(seeds), progress, n_pieces)
@@ -332,7 +347,7 @@ class Sweep:
             h = jax.tree_util.tree_map(lambda v, idx=idx: v[idx], hyper)
             sharded = len(self.devices) > 1 and size % len(self.devices) == 0
             init_fn, chunk_fn = self._functions(sharded, calls.per_call)
-            carry, rec0 = init_fn(h, skeys)
+            carry, rec0 = init_fn(h, starts)
             rows = (k * size, min(size, n_grid - k * size))
             out.put(rec0, rows, 0, None)
             first = 0
@@ -371,6 +386,7 @@ class _Records:
         """A call's records (count of them; None: the initial record, no record axis) for
         grid rows ``rows = (start, valid)`` from record ``first``. Waits for the call."""
         leaves, treedef = jax.tree_util.tree_flatten(rec)
+        leaves = [np.asarray(a) for a in leaves]
         start, valid = rows
         if self.leaves is None:
             tail = 2 if count is None else 3  # dimensions after [G, S(, records)]
@@ -380,7 +396,6 @@ class _Records:
                 for a in leaves
             ]
         for buf, a in zip(self.leaves, leaves, strict=True):
-            a = np.asarray(a)
             if count is None:
                 buf[start : start + valid, :, first] = a[:valid]
             else:
@@ -397,8 +412,14 @@ def _fold_seeds(root, seeds):
 
 
 def _seed_keys(seeds, root_seed: int):
-    """``fold_in(PRNGKey(root_seed), seed)`` per seed, in one compiled call."""
-    return _fold_seeds(_root_key(root_seed), seeds)
+    """``fold_in(PRNGKey(root_seed), seed)`` per seed, in one compiled call (remembered:
+    a sweep's cells and repeated runs use the same few seed lists)."""
+    return _seed_keys_cached(tuple(int(s) for s in seeds), root_seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _seed_keys_cached(seeds: tuple, root_seed: int):
+    return _fold_seeds(_root_key(root_seed), np.asarray(seeds, dtype=np.uint32))
 
 
 @functools.lru_cache(maxsize=64)
