@@ -276,6 +276,25 @@ def test_a_large_run_needs_yes_off_a_terminal(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "estimate: 6 runs" in res.output
 
 
+def test_a_run_that_needs_more_memory_than_is_available_needs_yes(tmp_path, monkeypatch):
+    """The estimate states the peak memory of building the tables (they are held in memory
+    until written) and a run that would need most of what is free is not started."""
+    from optlab.cli import _longrun
+
+    info = {"runs": 10**6, "steps": 10, "dim": 100, "trace_rows": 2 * 10**6, "columns": 20}
+    small = {**info, "runs": 10, "trace_rows": 20}
+    assert (
+        _longrun.estimate(None, small)["memory"] < 0.5e9 < _longrun.estimate(None, info)["memory"]
+    )
+    monkeypatch.setattr(_longrun, "available_memory", lambda: 1e6)  # 1 MB free
+    args = ("run", "fun5", "--steps", 10, "--out", tmp_path / "r")
+    res = invoke(*args)
+    assert res.exit_code == 2 and "of memory" in res.output and "pass --yes" in res.output
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(_longrun, "available_memory", lambda: None)  # unknown: not asked
+    assert invoke(*args).exit_code == 0
+
+
 def test_jax_environment_problems_get_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPTLAB_CACHE_DIR": "off"}
     args = [sys.executable, "-m", "optlab", "run", "fun5", "--steps", "10", "--out"]
