@@ -1,14 +1,17 @@
 """The compiled runner: one program runs a grid of hyperparameters x seeds.
 
 Structure of the program (docs/architecture.md#runner):
-- an inner ``lax.scan`` of ``log_every`` steps (sample, gradient, optimizer step,
-  projection) inside an outer loop that records the metrics after each block;
-- ``vmap`` over seeds inside ``vmap`` over the hyperparameter grid;
+- an inner loop of ``log_every`` steps (sample, gradient, optimizer step, projection; the
+  last block may be shorter) inside an outer loop that records the metrics after each
+  block; ``steps`` and ``log_every`` are traced, so one program serves every horizon;
+- ``vmap`` over seeds inside ``vmap`` over the hyperparameter grid, applied to the step and
+  the record (the loops run over the batched state);
 - randomness ``key_t = fold_in(fold_in(root, seed), t)``: batch t is the same for every
   optimizer and every ``log_every`` (common random numbers); a random start uses
   ``fold_in(fold_in(root, seed), 0)`` (no step has t = 0);
 - divergence is data: the first step whose iterate is not finite (or whose recorded loss or
-  gradient norm is not finite) is kept in ``diverged_step``; metrics from there on are NaN;
+  gradient norm is not finite) is kept in ``diverged_step``; metrics from there on are NaN
+  (each coordinate keeps its own first non-finite step, the records take the earliest);
 - the outer loop is cut into calls of about ``CALL_SECONDS`` each (the block count is a
   traced argument: one program for every size), so progress advances and Ctrl-C lands
   within about a call; the grid into pieces of about ``CHUNK_ELEMENTS`` numbers per step,
