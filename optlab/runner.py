@@ -45,7 +45,7 @@ SCHEDULES = ("constant", "inv_sqrt")
 CALL_SECONDS = 0.5  # a compiled call's target length: progress and Ctrl-C between calls
 RATE_GUESS = 2e8  # coordinate-updates per second, until a call of this sweep is timed
 GROWTH = 16  # a call may grow to GROWTH x its first guess when the machine is faster
-SHARED_ROWS, MAX_SHARED_ROWS = 4096, 1024  # see buffer_rows
+SHARED_NUMBERS, MAX_SHARED_ROWS = 32_768, 1024  # see buffer_rows
 
 
 class Carry(NamedTuple):
@@ -430,13 +430,14 @@ def _root_key(root_seed: int):
     return jax.random.PRNGKey(root_seed)
 
 
-def buffer_rows(needed: int, runs: int) -> int:
+def buffer_rows(needed: int, runs: int, record_size: int = 8) -> int:
     """Rows of a call's record buffer (a static size: each size is its own program): a
-    power of two >= ``needed``, and at least SHARED_ROWS records over the piece's ``runs``
-    (up to MAX_SHARED_ROWS per run), so short runs of different lengths share a program
-    (and the compilation cache) for the price of a small buffer."""
+    power of two >= ``needed``, and at least as many as fill SHARED_NUMBERS numbers over
+    the piece's ``runs`` (records of ``record_size`` numbers; at most MAX_SHARED_ROWS), so
+    short runs of different lengths share a program (and the compilation cache) for the
+    price of a buffer of 256 KB."""
     rows = 1 << (needed - 1).bit_length()
-    floor = 1 << max(0, (SHARED_ROWS // runs).bit_length() - 1)
+    floor = 1 << max(0, (SHARED_NUMBERS // (runs * record_size)).bit_length() - 1)
     return max(rows, min(floor, MAX_SHARED_ROWS))
 
 
@@ -455,7 +456,9 @@ class _CallSizer:
             per_block = configs * max(1, sweep.problem.dim) * min(sweep.log_every, sweep.steps)
             guess = math.ceil(RATE_GUESS * CALL_SECONDS / max(1, per_block))
             self.count = max(1, min(guess, n_blocks))
-            self.per_call = buffer_rows(max(1, min(GROWTH * self.count, n_blocks)), configs)
+            record_size = 8 + (max(1, sweep.problem.dim) if sweep.record_x else 0)
+            needed = max(1, min(GROWTH * self.count, n_blocks))
+            self.per_call = buffer_rows(needed, configs, record_size)
         self.adaptive = not sweep.blocks_per_call
         self.total, self.finished = n_pieces * n_blocks, 0
         self._t, self._traces = time.perf_counter(), sweep.traces
