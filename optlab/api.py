@@ -20,7 +20,7 @@ import numpy as np
 
 from optlab import cells as cells_mod
 from optlab import labels, registry
-from optlab._jax import float64, jax
+from optlab._jax import CompileClock, environment, float64, jax
 from optlab.config import RunConfig, TrajectoryConfig
 from optlab.errors import UsageError
 from optlab.grid import Grid, build_grid
@@ -175,9 +175,6 @@ def check_dtype(dtype: str, plans: list[Planned], problem) -> None:
 
 
 # ---- running ----------------------------------------------------------------------------
-_CompileClock = outputs.CompileClock  # the old private name, until every caller moved
-
-
 MAX_STEPS = 2**31 - 2  # the compiled step counter is int32 (and counts one past the end)
 MAX_TRACE_ROWS = 200_000  # default recording keeps trace.csv about this long
 
@@ -290,7 +287,7 @@ def _run(config, progress, *, command: str, two_d: bool = False, store=None) -> 
 
 def _run_in_scope(config, progress, *, command: str, two_d: bool, store=None) -> RunResult:
     t_start = time.perf_counter()
-    with float64(), outputs.CompileClock() as clock:
+    with float64(), CompileClock() as clock:
         problem, plans, log_every = _validate(config, two_d)
         runs = _sweep_all(config, problem, plans, log_every, progress, store)
         divs, x_all = np.asarray(runs.divs), runs.positions()
@@ -304,7 +301,7 @@ def _run_in_scope(config, progress, *, command: str, two_d: bool, store=None) ->
             from optlab.landscape import landscape_for
 
             land = landscape_for(problem, trace_df, config.resolution)
-        env = outputs.environment()
+        env = environment()
     manifest = _manifest(config, problem, plans, log_every, runs.traced, env)
     manifest["kind"] = command
     manifest["protocol"] = _protocol(config)
@@ -457,10 +454,6 @@ def _success(problem, x_all, divs):
     final = x_all[:, -1, :]
     ok = np.asarray([bool(problem.success(np.asarray(x))) for x in final])
     return ok & (divs < 0)
-
-
-versions = outputs.versions  # kept here for callers of the old names
-environment = outputs.environment
 
 
 def _manifest(config, problem, plans, log_every, traced, env) -> dict:

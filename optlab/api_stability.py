@@ -25,7 +25,7 @@ import numpy as np
 
 from optlab import api, registry
 from optlab import stability as st
-from optlab._jax import in_float64
+from optlab._jax import CompileClock, environment, in_float64
 from optlab.config import StabilityConfig
 from optlab.errors import UsageError
 from optlab.io import outputs
@@ -269,7 +269,7 @@ def stability(
 def _stability_in_scope(config: StabilityConfig, progress) -> StabilityResult:
     t_start = time.perf_counter()
     problem, plan, x_star = _prepare(config)
-    with outputs.CompileClock() as clock:
+    with CompileClock() as clock:
         results, analyzers, layout, n_programs = _analyse(plan, problem, x_star, config, progress)
         axis = report.boundary_axis(plan.grid.varied)
         refined = _refine(plan, results, analyzers, config, axis)
@@ -476,7 +476,7 @@ def _manifest(
         ),
         "summary": summary,
         "plugins": registry.plugin_sources(),
-        **outputs.environment(),
+        **environment(),
         "wall_s": round(wall, 3),
         "compile_s": round(min(compile_s, wall), 3),
     }

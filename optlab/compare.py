@@ -226,7 +226,7 @@ def caption_for(evidence: Evidence, refs: pd.DataFrame) -> str:
 
 
 def manifest_for(config: ProfileConfig, evidence: Evidence, refs, caption: str, wall: float):
-    from optlab.io import outputs
+    from optlab._jax import environment
 
     return {
         "kind": "profile",
@@ -241,7 +241,7 @@ def manifest_for(config: ProfileConfig, evidence: Evidence, refs, caption: str, 
         "tolerances": list(config.tolerances),
         "ecdf_targets": list(profiles.ECDF_TARGETS),
         "instance": "(problem, seed); every problem weighs the same",
-        **outputs.environment(),
+        **environment(),
         "wall_s": round(wall, 3),
     }
 

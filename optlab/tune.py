@@ -267,8 +267,7 @@ def tune_problems(
 ) -> TuneResult:
     """The tuning of already resolved problem records (a test can hand in a modified one)."""
     from optlab import api
-    from optlab._jax import float64
-    from optlab.io.outputs import CompileClock, environment
+    from optlab._jax import CompileClock, environment, float64
 
     t_start = time.perf_counter() if t_start is None else t_start
     split = {p.name: seed_split(p, config.seeds, config.heldout_seeds) for p in problems}

@@ -310,7 +310,7 @@ def test_console_boundary_rows_and_manifest_times(tmp_path):
 
 def test_compile_clock_counts_each_compilation_once():
     """A persistent-cache hit reports the compile time it saved; that is not time spent."""
-    from optlab.io.outputs import CompileClock
+    from optlab._jax import CompileClock
 
     with CompileClock() as clock:
         clock("/jax/compilation_cache/compile_time_saved_sec", 5.0)

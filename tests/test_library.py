@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from optlab import api
+from optlab._jax import CompileClock
 from optlab.config import RunConfig
 from optlab.errors import UsageError
-from optlab.io import outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,14 +100,14 @@ def test_a_non_empty_out_is_refused_before_any_work(tmp_path):
 
 
 def test_compile_clock_counts_overlapping_events_once_and_never_cache_savings():
-    with outputs.CompileClock() as clock:
+    with CompileClock() as clock:
         time.sleep(0.3)
         clock("/jax/core/compile/jaxpr_trace_duration", 0.2)  # [t - 0.2, t]
         clock("/jax/core/compile/backend_compile_duration", 0.1)  # nested in the trace
         clock("/jax/compilation_cache/compile_time_saved_sec", 5.0)  # not work done here
     assert 0.2 <= clock.seconds < 0.25  # the 0.2 s trace once, not 5.3 s
     start = time.perf_counter()
-    with outputs.CompileClock() as clock:
+    with CompileClock() as clock:
         time.sleep(0.1)
         clock("/jax/core/compile/backend_compile_duration", 60.0)  # began before the block
     assert 0.1 <= clock.seconds <= time.perf_counter() - start  # clipped to the block

@@ -40,26 +40,18 @@ def guarded(fn):
             if os.environ.get("OPTLAB_DEBUG"):
                 raise
             platforms = os.environ.get("JAX_PLATFORMS")
-            if platforms and not _backend_starts():
-                fail(
-                    f"JAX_PLATFORMS={platforms} names a backend JAX cannot start on this "
-                    "machine; optlab stops (unset it, or set JAX_PLATFORMS=cpu)",
-                    2,
-                )
+            if platforms:
+                from optlab._jax import backend_starts
+
+                if not backend_starts():
+                    fail(
+                        f"JAX_PLATFORMS={platforms} names a backend JAX cannot start on "
+                        "this machine; optlab stops (unset it, or set JAX_PLATFORMS=cpu)",
+                        2,
+                    )
             fail(f"{type(e).__name__}: {e}", 1)
 
     return wrapper
-
-
-def _backend_starts() -> bool:
-    """Whether JAX can start the backends it is asked for (JAX_PLATFORMS)."""
-    try:
-        import jax
-
-        jax.devices()
-    except Exception:  # noqa: BLE001 - any failure to start is the answer
-        return False
-    return True
 
 
 def print_json(data) -> None:

@@ -12,9 +12,9 @@ HELP = "Versions, JAX backend and devices, float64 and the compilation cache."
 
 @guarded
 def info(json_out: Json = False) -> None:
-    from optlab import api
+    from optlab._jax import environment  # JAX is imported here, not at `optlab --help`
 
-    env = api.environment()
+    env = environment()
     if json_out:
         print_json(env)
         return

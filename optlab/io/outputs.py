@@ -3,8 +3,8 @@ both use these, nothing here is private to one command).
 
 - output folders: :func:`default_out_dir`, :func:`check_out_dir` (creates nothing) and
   :func:`write_outputs` (all files or none);
-- the manifest's common part: :func:`environment` (versions, backend, devices, float64,
-  compilation cache, git hash) and :class:`CompileClock` (seconds spent compiling).
+- the manifest's JAX-free part: :func:`versions` and :func:`git_hash` (the backend, devices
+  and compile time come from :mod:`optlab._jax`, which owns JAX).
 
 Library calls compute and return; only a result's ``save()`` (which the CLI calls) writes.
 """
@@ -198,59 +198,6 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     return found
 
 
-class CompileClock:
-    """Seconds JAX spent compiling while the ``with`` block ran, each instant counted once.
-
-    JAX reports tracing, lowering, XLA compilation and cache retrieval as separate duration
-    events, some nested in others or concurrent, and a cache hit also reports the compile
-    time it saved; summing the events counted cache hits and overlaps (compile 5.0 s in a
-    4.4 s run). The clock keeps each event's interval and measures their union, so
-    ``seconds`` never exceeds the block's wall time."""
-
-    def __init__(self):
-        self._intervals: list[tuple[float, float]] = []
-        self._start = self._stop = None
-
-    @staticmethod
-    def counts(event: str) -> bool:
-        """Compile work: JAX's compile events and cache reads, never the 'time saved'."""
-        if "compile_time_saved" in event:
-            return False
-        return "/compile/" in event or "cache_retrieval" in event
-
-    def __call__(self, event: str, duration: float, **kwargs) -> None:
-        if self.counts(event):
-            end = time.perf_counter()
-            self._intervals.append((end - duration, end))
-
-    def __enter__(self):
-        import jax
-
-        self._start, self._stop = time.perf_counter(), None
-        jax.monitoring.register_event_duration_secs_listener(self)
-        return self
-
-    def __exit__(self, *exc):
-        import jax
-
-        self._stop = time.perf_counter()
-        jax.monitoring.unregister_event_duration_listener(self)
-        return False
-
-    @property
-    def seconds(self) -> float:
-        """The length of the union of the compile intervals inside the block."""
-        lo = self._start if self._start is not None else float("-inf")
-        hi = self._stop if self._stop is not None else time.perf_counter()
-        total, reach = 0.0, lo
-        for a, b in sorted(self._intervals):
-            a, b = max(a, reach), min(b, hi)
-            if b > a:
-                total += b - a
-                reach = b
-        return total
-
-
 def git_hash() -> str | None:
     """The commit optlab runs from, when it runs from a git checkout."""
     try:
@@ -277,21 +224,6 @@ def versions() -> dict:
         except md.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def environment() -> dict:
-    """The manifest entries every command records about where it ran (call it inside the
-    computation's float64 scope, so ``x64`` says what the computation used)."""
-    import jax
-
-    return {
-        "versions": versions(),
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "x64": bool(jax.config.jax_enable_x64),
-        "compilation_cache": jax.config.jax_compilation_cache_dir,
-        "git": git_hash(),
-    }
 
 
 def _json_default(value):

@@ -43,7 +43,7 @@ def save_results(results: list[ClaimResult], out_dir: Path, command: str) -> lis
         if res.figure is not None:
             paths.append(outputs.write_figure(res.figure, folder / f"{res.claim.id}.png"))
     paths.append(outputs.write_table(verdict_frame(results), out_dir / "verdicts.csv"))
-    from optlab.api import environment
+    from optlab._jax import environment
 
     manifest = {
         "command": command,
