@@ -1,7 +1,7 @@
 """The repository explains itself: every reference to a Markdown file resolves.
 
 Code, docstrings, messages, README, CONTRIBUTING, CHANGELOG and docs/ may point to a
-``*.md`` file (optionally ``#anchor``, or ``file.md#a, #b``); each must exist in the
+``*.md`` file (optionally with ``#anchor``, or several: ``#a, #b``); each must exist in the
 repository (relative to its root, or to the referring file's folder for links inside
 Markdown), and each anchor must be a heading of that file. Papers are named by authors and
 arXiv id, never by the numbers of the project's input files: no "seed 000"-style text in

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optlab.config import RunConfig
 from optlab.reproduce import _plots
-from optlab.reproduce._claim import Claim, Paper, Protocol, at_least, at_most, below
-from optlab.reproduce.reddi import QUICK_ONLINE_STEPS, avg_regret, final_x
+from optlab.reproduce._claim import Claim, Paper, at_least, at_most, below
+from optlab.reproduce.reddi import avg_regret, final_x, protocols
 
 ADAMAL = Paper(
     "anonymous authors",
@@ -18,19 +17,7 @@ ADAMAL = Paper(
     "ICLR submission (OpenReview), no arXiv version",
 )
 PAIR = ("adam[b2=0.99]", "adamal[b2=0.99]")
-
-
-def _config(problem: str, steps: int, seeds: int = 1) -> RunConfig:
-    return RunConfig(
-        problem=problem,
-        optimizers=PAIR,
-        hyper=(("learning_rate", (0.5,)),),
-        schedule="inv_sqrt",
-        steps=steps,
-        seeds=seeds,
-        command=f"optlab run {problem} --opt 'adam[b2=0.99]' --opt 'adamal[b2=0.99]' "
-        f"--lr 0.5 --schedule inv_sqrt --steps {steps} --seeds {seeds}",
-    )
+FULL, QUICK = protocols(PAIR, full_seconds=5, quick_seconds=2)
 
 
 def judge(results, quick: bool):
@@ -82,20 +69,8 @@ REDDI = Claim(
         "AdamAL's <= 0."
     ),
     quantities=("x_T", "R_T/T"),
-    full=Protocol(
-        (
-            ("online", _config("reddi_online", 1_000_000)),
-            ("stochastic", _config("reddi_stochastic", 1_000_000, seeds=8)),
-        ),
-        seconds=5,
-    ),
-    quick=Protocol(
-        (
-            ("online", _config("reddi_online", QUICK_ONLINE_STEPS)),
-            ("stochastic", _config("reddi_stochastic", 30_000, seeds=4)),
-        ),
-        seconds=2,
-    ),
+    full=FULL,
+    quick=QUICK,
     judge=judge,
     draw=draw,
 )

@@ -18,17 +18,37 @@ LR = (("learning_rate", (0.5,)),)
 QUICK_ONLINE_STEPS = 101 * 990 + 100  # alpha_t = 0.5 / sqrt(t): the paper gives no alpha (lab)
 
 
-def _config(problem: str, steps: int, seeds: int = 1) -> RunConfig:
+def run_config(problem: str, steps: int, seeds: int = 1, pair=PAIR) -> RunConfig:
+    """``pair`` on one of Reddi et al.'s problems, alpha_t = 0.5 / sqrt(t)."""
+    opts = " ".join(f"--opt '{spec}'" for spec in pair)
     return RunConfig(
         problem=problem,
-        optimizers=PAIR,
+        optimizers=pair,
         hyper=LR,
         schedule="inv_sqrt",
         steps=steps,
         seeds=seeds,
-        command=f"optlab run {problem} --opt 'adam[b2=0.99]' --opt 'amsgrad[b2=0.99]' "
+        command=f"optlab run {problem} {opts} "
         f"--lr 0.5 --schedule inv_sqrt --steps {steps} --seeds {seeds}",
     )
+
+
+def protocols(pair, full_seconds: float, quick_seconds: float) -> tuple[Protocol, Protocol]:
+    """(full, quick): ``pair`` on the online problem (T = 1e6; quick T = QUICK_ONLINE_STEPS)
+    and the stochastic one (8 seeds x 1e6 steps; quick 4 x 3e4)."""
+
+    def both(online_steps: int, steps: int, seeds: int, seconds: float) -> Protocol:
+        online = run_config("reddi_online", online_steps, pair=pair)
+        stochastic = run_config("reddi_stochastic", steps, seeds, pair)
+        return Protocol((("online", online), ("stochastic", stochastic)), seconds=seconds)
+
+    return (
+        both(1_000_000, 1_000_000, 8, full_seconds),
+        both(QUICK_ONLINE_STEPS, 30_000, 4, quick_seconds),
+    )
+
+
+FULL, QUICK = protocols(PAIR, full_seconds=8, quick_seconds=4)
 
 
 def final_x(result, optimizer: str) -> np.ndarray:
@@ -90,20 +110,8 @@ FIG1 = Claim(
         "AMSGrad's median x_T <= 0 (it drifts to -1 slowly and noisily)."
     ),
     quantities=("x_T", "R_T/T"),
-    full=Protocol(
-        (
-            ("online", _config("reddi_online", 1_000_000)),
-            ("stochastic", _config("reddi_stochastic", 1_000_000, seeds=8)),
-        ),
-        seconds=8,
-    ),
-    quick=Protocol(
-        (
-            ("online", _config("reddi_online", QUICK_ONLINE_STEPS)),
-            ("stochastic", _config("reddi_stochastic", 30_000, seeds=4)),
-        ),
-        seconds=4,
-    ),
+    full=FULL,
+    quick=QUICK,
     judge=judge,
     draw=draw,
 )
